@@ -1,0 +1,54 @@
+"""Small helpers for writing the notebooks from the command line.
+
+    python tools/nbtool.py create nbs/01_x.ipynb src.py   # new notebook from a '# %%' percent-format file
+    python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), then nbdev-clean
+
+`create` refuses to overwrite a notebook that git already tracks (its cell ids are part of the exported
+modules); edit tracked notebooks in place with `fastcore.nbio.read_nb`/`write_nb` instead.
+"""
+import re, subprocess, sys, uuid
+from pathlib import Path
+import nbformat
+
+def parse_percent(text):
+    "Split a '# %%' / '# %% [markdown]' file into (cell_type, source) pairs."
+    cells, kind, buf = [], None, []
+    def flush():
+        if kind is None: return
+        src = '\n'.join(buf).strip('\n')
+        if kind == 'markdown':
+            src = '\n'.join(l[2:] if l.startswith('# ') else (l[1:] if l.startswith('#') else l) for l in src.split('\n'))
+        cells.append((kind, src))
+    for line in text.split('\n'):
+        m = re.match(r'^# %%(.*)$', line)
+        if m:
+            flush(); kind, buf = ('markdown' if '[markdown]' in m.group(1) else 'code'), []
+        else: buf.append(line)
+    flush()
+    return cells
+
+def create(nb_path, src_path, force=False):
+    nb_path = Path(nb_path)
+    tracked = subprocess.run(['git', 'ls-files', '--error-unmatch', str(nb_path)], capture_output=True).returncode == 0
+    if tracked and not force: sys.exit(f'{nb_path} is tracked by git: edit it in place, do not regenerate it')
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}}
+    for kind, src in parse_percent(Path(src_path).read_text()):
+        c = nbformat.v4.new_markdown_cell(src) if kind == 'markdown' else nbformat.v4.new_code_cell(src)
+        c.id = uuid.uuid4().hex[:8]
+        nb.cells.append(c)
+    nbformat.write(nb, nb_path)
+    print(f'wrote {nb_path} ({len(nb.cells)} cells)')
+
+def run(*nbs):
+    for nb in nbs:
+        subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--inplace',
+                        '--ExecutePreprocessor.timeout=1200', nb], check=True)
+    bin_ = Path(sys.executable).parent
+    subprocess.run([str(bin_/'nbdev-clean')], check=True)
+
+if __name__ == '__main__':
+    cmd, *args = sys.argv[1:]
+    if cmd == 'create': create(args[0], args[1], force='--force' in args)
+    elif cmd == 'run': run(*args)
+    else: sys.exit(__doc__)
