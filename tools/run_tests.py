@@ -45,7 +45,7 @@ def guards():
 
 def one_notebook(nb, flags):
     t0 = time.time()
-    cmd = [str(BIN/'nbdev-test'), '--path', str(nb), '--do-print'] + (['--flags', flags] if flags else [])
+    cmd = [str(BIN/'nbdev-test'), str(nb), '--do-print'] + (['--flags', flags] if flags else [])
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, 'MPLBACKEND': 'Agg'})
     return nb, r.returncode == 0, t0, (r.stdout + r.stderr)[-4000:]
 
