@@ -1,0 +1,58 @@
+"`fit` under torchrun with 2 CPU processes (gloo) matches the single-process run of the same seed."
+import json, os, signal, subprocess, sys
+from pathlib import Path
+import pandas as pd, pytest, torch
+from sagan_seg.data import SegFolder
+from sagan_seg.training import fit, load_generator, evaluate
+from training_utils import tiny_dataset, tiny_config, one_thread  # noqa: F401 (autouse fixture)
+
+SCRIPT = '''
+import json, sys, torch
+import torch.distributed as dist
+from sagan_seg.data import SegFolder
+from sagan_seg.training import TrainConfig, fit, load_generator, evaluate
+dist.init_process_group('gloo')          # fit uses a process group that is already there (and leaves it)
+cfg = TrainConfig.from_dict(json.load(open(sys.argv[1])))
+hist = fit(cfg)
+# evaluation alone, sharded over the processes and all-reduced
+g = load_generator(cfg.out + '/last.pt')
+cm = evaluate(g, SegFolder(cfg.data, crop=cfg.crop, augment=False, mode='full'))
+if dist.get_rank() == 0: torch.save(cm, cfg.out + '/cm_all.pt')
+dist.barrier()                           # leave together: a gloo peer that exits mid-teardown can abort the other
+dist.destroy_process_group()
+'''
+
+def test_two_processes_match_one(tmp_path):
+    data = tiny_dataset(tmp_path)
+    # A setting in which 2 processes compute what 1 does, up to float rounding: GroupNorm (no batch statistics), the
+    # plain mean cross-entropy (the class-weighted CE and the batch-pooled Dice are normalised per process under DDP,
+    # as usual, which changes the numbers slightly), no label noise on D's real maps, and the paper's learning rates:
+    # Adam with beta1 = 0 moves every weight by about lr whatever its gradient's size, so rounding noise in near-zero
+    # gradients grows in proportion to lr (measured: loss_d differs 2e-5 at lr 1e-5, 2e-4 at lr 1e-4).
+    kw = dict(epochs=2, norm='group', dice=False, class_weights='none', real_noise=0.0, lr_g=1e-4, lr_d=4e-4)
+    single = fit(tiny_config(data, tmp_path/'one', **kw))
+    cfg = tiny_config(data, tmp_path/'two', **kw)
+    (tmp_path/'cfg.json').write_text(json.dumps(cfg.to_dict()))
+    (tmp_path/'run.py').write_text(SCRIPT)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    p = subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                          str(tmp_path/'run.py'), str(tmp_path/'cfg.json')], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try: log, _ = p.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL); log, _ = p.communicate()       # the workers too, not just torchrun
+        pytest.fail('torchrun timed out:\n' + log[-3000:])
+    assert p.returncode == 0, log[-3000:]
+    two = pd.read_csv(tmp_path/'two'/'history.csv')
+    assert len(two) == len(single) == 2
+    # the same steps, losses, metrics and attention gammas, up to rounding
+    assert list(two.step) == list(single.step)
+    for c in ('loss_pix', 'loss_g', 'loss_d', 'loss_adv', 'd_real', 'd_fake', 'val_f1', 'val_iou', 'val_accuracy', 'gamma_G.bottleneck'):
+        tol = 1e-3 * max(1., single[c].abs().max())
+        assert (two[c] - single[c]).abs().max() < tol, (c, two[c].tolist(), single[c].tolist())
+    # the all-reduced confusion matrix of a sharded evaluation is exactly the single-process one
+    g = load_generator(tmp_path/'two'/'last.pt')
+    cm1 = evaluate(g, SegFolder(data, crop=32, augment=False, mode='full'))
+    assert torch.equal(torch.load(tmp_path/'two'/'cm_all.pt', weights_only=True), cm1)
+    # only rank 0 wrote: exactly one set of files, no leftovers
+    assert sorted(p.name for p in (tmp_path/'two').glob('*.pt')) == ['best.pt', 'cm_all.pt', 'last.pt']

@@ -1,0 +1,42 @@
+"A run interrupted after half its epochs and resumed ends exactly where an uninterrupted run of the same seed ends."
+import torch
+import pandas as pd
+from sagan_seg.training import fit, load_checkpoint
+from training_utils import tiny_dataset, tiny_config, one_thread  # noqa: F401 (autouse fixture)
+
+def _assert_state_equal(a, b, path='state'):
+    if isinstance(a, torch.Tensor): assert torch.equal(a, b), path; return
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a: _assert_state_equal(a[k], b[k], f'{path}.{k}')
+        return
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)): _assert_state_equal(x, y, f'{path}[{i}]')
+        return
+    assert a == b or (a != a and b != b), f'{path}: {a!r} vs {b!r}'
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    data = tiny_dataset(tmp_path)
+    straight = fit(tiny_config(data, tmp_path/'straight', epochs=4))
+    first = fit(tiny_config(data, tmp_path/'killed', epochs=4, stop_after=2))
+    assert len(first) == 2 and load_checkpoint(tmp_path/'killed'/'last.pt')['epoch'] == 2
+    resumed = fit(tiny_config(data, tmp_path/'killed', epochs=4, resume=str(tmp_path/'killed'/'last.pt')))
+    # the same loss curve and validation metrics, epoch by epoch
+    pd.testing.assert_frame_equal(straight.drop(columns='seconds'), resumed.drop(columns='seconds'), check_exact=True)
+    csv = pd.read_csv(tmp_path/'killed'/'history.csv')
+    assert list(csv.epoch) == [1, 2, 3, 4]
+    # the same final weights, optimiser states and scores
+    a, b = load_checkpoint(tmp_path/'straight'/'last.pt'), load_checkpoint(tmp_path/'killed'/'last.pt')
+    for k in ('generator', 'discriminator', 'opt_g', 'opt_d', 'epoch', 'step', 'best_f1', 'best_epoch'):
+        _assert_state_equal(a[k], b[k], k)
+    _assert_state_equal(a['metrics'], b['metrics'], 'metrics')
+
+def test_resume_from_run_folder_without_gan(tmp_path):
+    "The supervised baseline (no discriminator) resumes too, from the run folder."
+    data = tiny_dataset(tmp_path)
+    straight = fit(tiny_config(data, tmp_path/'a', epochs=2, gan=False))
+    fit(tiny_config(data, tmp_path/'b', epochs=2, gan=False, stop_after=1))
+    resumed = fit(tiny_config(data, tmp_path/'b', epochs=2, gan=False, resume=str(tmp_path/'b')))
+    assert 'loss_d' not in straight.columns and load_checkpoint(tmp_path/'a')['discriminator'] is None
+    pd.testing.assert_frame_equal(straight.drop(columns='seconds'), resumed.drop(columns='seconds'), check_exact=True)
