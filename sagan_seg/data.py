@@ -541,9 +541,10 @@ class SegFolder(Dataset):
         return torch.randint(H - c + 1, ()).item(), torch.randint(W - c + 1, ()).item()
 
     def __getitem__(self, idx):
+        if not -len(self) <= idx < len(self): raise IndexError(f'index {idx} out of range for {len(self)} items')
         img, msk = self.load(idx % len(self.pairs))
         if self.mode == 'full':
-            return torch.from_numpy(img).permute(2, 0, 1).float().div(255), torch.from_numpy(msk.astype(np.int64))
+            return torch.from_numpy(img.copy()).permute(2, 0, 1).float().div(255), torch.from_numpy(msk.astype(np.int64))
         s = math.exp(torch.empty(()).uniform_(*np.log(self.scale).tolist()).item()) if (self.scale and self.augment) else 1.0
         c = max(int(round(self.crop / s)), 1)                                           # window side before zooming
         H, W = msk.shape

@@ -46,7 +46,9 @@ def guards():
 def one_notebook(nb, flags):
     t0 = time.time()
     cmd = [str(BIN/'nbdev-test'), str(nb), '--do-print'] + (['--flags', flags] if flags else [])
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, 'MPLBACKEND': 'Agg'})
+    # two notebooks run at once on a 2-core machine: one thread each, or torch oversubscribes the cores
+    env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     return nb, r.returncode == 0, t0, (r.stdout + r.stderr)[-4000:]
 
 def notebooks(flags):
