@@ -1,0 +1,53 @@
+"""The installed `sagan-seg` console script, run as a user runs it: exit codes, one-line errors, no tracebacks."""
+import os, subprocess, sys
+from pathlib import Path
+import pytest
+
+EXE = Path(sys.executable).parent / 'sagan-seg'
+
+def sagan(*args, cwd=None):
+    env = {**os.environ, 'MPLBACKEND': 'Agg'}
+    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+def assert_clean_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert 'Traceback' not in r.stderr, r.stderr
+    for w in words: assert w in r.stderr, r.stderr
+
+def test_help_and_version():
+    r = sagan('--help'); assert r.returncode == 0 and 'synth' in r.stdout and 'predict' in r.stdout
+    r = sagan('--version'); assert r.returncode == 0 and 'sagan_seg' in r.stdout
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp('cli')
+    r = sagan('synth', d/'ds', '--n', '6', '--size', '64', '--seed', '3'); assert r.returncode == 0, r.stderr
+    r = sagan('train', '--data', d/'ds', '--out', d/'run', '--epochs', '1', '--crop', '32', '--batch-size', '2',
+              '--width', '8', '--depth', '2', '--disc-width', '8', '--no-progress')
+    assert r.returncode == 0, r.stderr
+    return d
+
+def test_synth_train_evaluate(run):
+    r = sagan('evaluate', '--checkpoint', run/'run'/'last.pt', '--data', run/'ds', '--out', run/'eval')
+    assert r.returncode == 0, r.stderr
+    assert 'F1 score' in r.stdout and (run/'eval'/'metrics.md').exists()
+
+def test_bad_inputs(run, tmp_path):
+    assert_clean_error(sagan('train', '--data', tmp_path/'missing', '--out', tmp_path/'o'), 'does not exist')
+    assert_clean_error(sagan('train', '--data', run/'ds', '--out', tmp_path/'o', '--crop', '30', '--depth', '2'), 'crop')
+    (tmp_path/'empty'/'images').mkdir(parents=True)
+    assert_clean_error(sagan('train', '--data', tmp_path/'empty', '--out', tmp_path/'o2'))
+    assert_clean_error(sagan('evaluate', '--checkpoint', tmp_path/'nope.pt', '--data', run/'ds'))
+    bad = tmp_path/'bad.pt'; bad.write_bytes(b'not a checkpoint')
+    assert_clean_error(sagan('evaluate', '--checkpoint', bad, '--data', run/'ds'), 'bad.pt')
+    assert_clean_error(sagan('predict', '--checkpoint', run/'run', tmp_path/'nope.svs', '--out', tmp_path/'p'), 'nope.svs')
+    assert_clean_error(sagan('predict', '--checkpoint', run/'run', run/'ds'/'images'/'tile_00000.png',
+                             '--out', tmp_path/'p', '--level', '3'), 'level')
+    assert_clean_error(sagan('train', '--data', run/'ds', '--out', run/'run', '--epochs', '1', '--crop', '32',
+                             '--width', '8', '--depth', '2', '--no-progress'), 'already holds a run')
+    r = sagan('train', '--data', run/'ds', '--out', tmp_path/'o3', '--epochs', 'zero'); assert r.returncode == 2
+
+def test_unwritable_output(run, tmp_path):
+    f = tmp_path/'file'; f.write_text('x')
+    assert_clean_error(sagan('synth', f, '--n', '1', '--size', '64'), 'not a folder')
+    assert_clean_error(sagan('evaluate', '--checkpoint', run/'run'/'last.pt', '--data', run/'ds', '--out', f), 'not a folder')
