@@ -22,11 +22,11 @@ from .metrics import (confusion_matrix, overall_scores, per_class_scores, paper_
                                PAPER_RESULTS, _atomic_write_text)
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'CKPT_FORMAT', 'CKPT_VERSION', 'ConfigError', 'CheckpointError', 'TrainingDiverged', 'TrainConfig',
-           'pick_device', 'amp_dtype', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches', 'save_checkpoint',
-           'load_checkpoint', 'rng_state', 'set_rng_state', 'load_state', 'config_differences', 'unwrap',
-           'pad_to_multiple', 'evaluate', 'build_data', 'attention_gammas', 'train_step', 'fit', 'plot_history',
-           'save_history_plot', 'load_generator', 'evaluate_checkpoint']
+__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'CKPT_FORMAT', 'CKPT_VERSION', 'ConfigError', 'CheckpointError', 'TrainingDiverged',
+           'TrainConfig', 'pick_device', 'amp_dtype', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches',
+           'save_checkpoint', 'load_checkpoint', 'rng_state', 'set_rng_state', 'load_state', 'config_differences',
+           'unwrap', 'pad_to_multiple', 'evaluate', 'build_data', 'attention_gammas', 'train_step', 'lr_factor', 'fit',
+           'plot_history', 'save_history_plot', 'load_generator', 'evaluate_checkpoint']
 
 # %% ../nbs/08_training.ipynb #7c317f0c
 class ConfigError(SaganSegError):
@@ -43,6 +43,7 @@ class TrainingDiverged(SaganSegError):
 
 # %% ../nbs/08_training.ipynb #813c0019
 AMP_MODES = ('auto', 'bf16', 'fp16', 'none')
+LR_SCHEDULES = ('constant', 'cosine')
 
 @dataclass
 class TrainConfig:
@@ -56,11 +57,14 @@ class TrainConfig:
     batch_size:int=8  # global batch (split evenly over the processes of a distributed run)
     crop:int=128  # training crop size (a multiple of the generator's size multiple)
     augment:bool=True  # flips/rotations and stain jitter on training crops
+    fg_bias:float=0.0  # share of training crops centred on a non-background pixel (rare classes in every batch)
     gan:bool=True  # train adversarially; False = supervised baseline (no discriminator is built)
     lambda_adv:float=0.01  # weight of the adversarial term in the generator loss (0 = no GAN)
     lr_g:float=1e-4  # generator learning rate (TTUR)
     lr_d:float=4e-4  # discriminator learning rate (TTUR)
     betas:tuple[float, float]=(0.0, 0.9)  # Adam betas of both optimisers
+    lr_schedule:str='constant'  # 'constant', or 'cosine': both learning rates decay to lr_final x their value by the last step (or the end of max_minutes)
+    lr_final:float=0.02  # the cosine schedule's last learning rate, as a fraction of lr_g / lr_d
     n_disc:int=1  # discriminator updates per generator update
     ce:bool=True  # class-weighted cross-entropy in the pixel loss
     dice:bool=True  # soft Dice in the pixel loss
@@ -72,6 +76,7 @@ class TrainConfig:
     val_batch_size:int=1  # images per validation batch (whole images; all must have one size if > 1)
     resume:str|None=None  # checkpoint (or run folder) to continue from
     stop_after:int|None=None  # stop after this many epochs of this call (a scheduled interruption; resume later)
+    max_minutes:float|None=None  # wall-clock budget of this call: end before an epoch that would not fit (None = no limit)
     overwrite:bool=False  # allow starting afresh in a run folder that already holds a run
     progress:bool=True  # progress bars (terminal and Jupyter)
     generator:GeneratorConfig=field(default_factory=GeneratorConfig)
@@ -126,6 +131,11 @@ class TrainConfig:
         need(isinstance(self.num_workers, int) and self.num_workers >= 0, f'num_workers must be >= 0, got {self.num_workers!r}')
         need(self.stop_after is None or (isinstance(self.stop_after, int) and self.stop_after >= 1),
              f'stop_after must be a positive integer or None, got {self.stop_after!r}')
+        need(self.max_minutes is None or (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0),
+             f'max_minutes must be a positive number or None, got {self.max_minutes!r}')
+        need(0 <= self.fg_bias <= 1, f'fg_bias must be between 0 and 1, got {self.fg_bias!r}')
+        need(self.lr_schedule in LR_SCHEDULES, f'lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}')
+        need(0 < self.lr_final <= 1, f'lr_final must be in (0, 1], got {self.lr_final!r}')
         if self.use_gan:
             dm = self.discriminator.size_multiple
             need(not isinstance(self.crop, int) or self.crop % dm == 0,
@@ -365,7 +375,7 @@ def evaluate(generator:nn.Module, # a `Generator` (or DDP-wrapped one)
 # %% ../nbs/08_training.ipynb #1bd26da6
 def build_data(cfg:TrainConfig)->tuple[Dataset, Dataset, list[str], Tensor|None]:
     "(training set, validation set, class names, class weights) for `cfg`."
-    train = SegFolder(cfg.data, crop=cfg.crop, augment=cfg.augment, mode='random')
+    train = SegFolder(cfg.data, crop=cfg.crop, augment=cfg.augment, mode='random', fg_bias=cfg.fg_bias)
     names = list(train.class_map.names) if hasattr(train, 'class_map') else [str(i) for i in range(cfg.generator.n_classes)]
     if len(names) != cfg.generator.n_classes:
         raise ConfigError(f'{cfg.data} has {len(names)} classes {names} but generator.n_classes is {cfg.generator.n_classes}')
@@ -430,6 +440,17 @@ def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
     logs.update(loss_g=loss_g.item(), loss_pix=pix.item())
     if adv is not None: logs['loss_adv'] = adv.item()
     return logs
+
+# %% ../nbs/08_training.ipynb #b68bf9fb
+def lr_factor(step:int,  # 0-based global step
+              total:int, # steps of the whole run (epochs x steps per epoch)
+              schedule:str='constant', final:float=0.02,
+              elapsed:float=0.0, # share of a wall-clock budget already used (0 without one)
+             )->float:
+    "Learning-rate multiplier: 1 (`'constant'`), or a half cosine from 1 down to `final` over the steps or the budget, whichever is further along."
+    if schedule == 'constant': return 1.0
+    t = min(max(step / max(total - 1, 1), elapsed, 0.0), 1.0)
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
 
 # %% ../nbs/08_training.ipynb #967cbe6d
 def _dist_env()->tuple[int, int, int]:
@@ -533,6 +554,7 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
     mb = master_bar(range(stop)) if show else range(stop)       # the bar counts from epoch 1, also when resuming
     if show and history: mb.write(f'resumed after epoch {start} (step {step})')
     last_good = str(Path(cfg.resume)/'last.pt' if Path(cfg.resume).is_dir() else cfg.resume) if ck is not None else None
+    total_steps, t_call = cfg.epochs * steps, time.time()
     for epoch in mb:
         if epoch < start: continue                              # done before the interruption
         t0 = time.time()
@@ -551,6 +573,12 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
                                        epoch + 1, step + 1, name, v.item(), last_good)
         for x, y in (progress_bar(train_dl, parent=mb) if show else train_dl):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if cfg.lr_schedule != 'constant':
+                used = torch.tensor([(time.time() - t_call) / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0])
+                if world > 1 and cfg.max_minutes: used = used.to(device); dist.broadcast(used, 0)   # one clock: rank 0's
+                f = lr_factor(step, total_steps, cfg.lr_schedule, cfg.lr_final, float(used))
+                for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
+                    for pg in (opt.param_groups if opt is not None else []): pg['lr'] = lr * f
             logs = train_step(G, D, opt_g, opt_d, scaler_g, scaler_d, x, y, cfg, weights, amp, check)
             step += 1; n += 1
             for k, v in logs.items(): sums[k] = sums.get(k, 0.) + v
@@ -585,6 +613,13 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
             if epoch == start: mb.write([c for c in cols if c in row], table=True)
             mb.write([f'{row[c]:.4f}' if isinstance(row[c], float) else str(row[c]) for c in cols if c in row], table=True)
             mb.main_bar.comment = f'val F1 {row["val_f1"]:.4f} (best {best:.4f}, epoch {best_epoch})'
+        if cfg.max_minutes is not None and epoch + 1 < stop:     # would the next epoch overrun? rank 0's clock decides
+            now = time.time()
+            over = torch.tensor([float(now - t_call + (now - t0) > 60 * cfg.max_minutes)], device=device)
+            if world > 1: dist.broadcast(over, 0)
+            if over.item():
+                if show: mb.write(f'stopping after epoch {epoch + 1}: another epoch would overrun the {cfg.max_minutes:g}-minute budget')
+                break
     hist = pd.DataFrame(history)
     if lead and len(hist):
         save_history_plot(hist, out/'curves.png')

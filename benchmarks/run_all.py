@@ -1,0 +1,101 @@
+"""Every benchmark of the project, one after the other, collected into one results file: benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/run_all.py                        # all of them (about 40 min on 2 CPU cores)
+    .venv/bin/python benchmarks/run_all.py --skip ablation        # the quick ones (a few minutes)
+    .venv/bin/python benchmarks/run_all.py --ablation-minutes 1   # a shorter ablation
+    .venv/bin/python benchmarks/run_all.py --reuse ablation       # rerun the others, keep the last ablation table
+
+Each benchmark is its own script (runnable alone, see its docstring) that writes its table to
+benchmarks/results/<name>.md; this script runs them in separate processes, one at a time (they measure time and
+memory, so they must not overlap), then joins their tables under one header with the exact command and the
+machine. A benchmark that fails leaves its error in RESULTS.md and the others still run; the exit status is then 1.
+"""
+import argparse, os, platform, subprocess, sys, time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BENCHES = {  # name -> (script, extra arguments, one-line description)
+    'attention': ('attention.py', [], 'self-attention, naive N x N map vs efficient SDPA: time and peak memory'),
+    'training': ('training.py', [], "training throughput of a full SAGAN step at the demo's tile size, FLOP rate vs matmul"),
+    'inference': ('inference.py', [], 'whole-slide inference: megapixels/s vs the bare model, tiling overhead, peak memory'),
+    'ablation': ('ablation.py', [], 'U-Net / + attention / SAGAN / mask-only D: test F1, mean ± sd over seeds'),
+}
+
+
+def cpu_name():
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
+
+
+def machine_line():
+    import torch
+    return (f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}, '
+            f'{platform.system()} {platform.release()}')
+
+
+def load():
+    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
+
+
+def demote(md):
+    "Shift a benchmark's Markdown headings one level down (its '# Title' becomes '## Title')."
+    return '\n'.join('#' + l if l.startswith('#') else l for l in md.splitlines())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--only', nargs='+', choices=list(BENCHES), help='run just these')
+    p.add_argument('--skip', nargs='+', choices=list(BENCHES), default=[], help='leave these out')
+    p.add_argument('--reuse', nargs='+', choices=list(BENCHES), default=[],
+                   help='do not rerun these: collect their last results file (its own date and command stay in it)')
+    p.add_argument('--ablation-minutes', type=float, default=None, help='training minutes per ablation run (default: its own)')
+    p.add_argument('--ablation-seeds', type=int, nargs='+', default=None, help='ablation seeds (default: its own, 0 1 2)')
+    p.add_argument('--out', default=str(HERE / 'RESULTS.md'), help='the collected results file')
+    args = p.parse_args(argv)
+    names = [n for n in (args.only or BENCHES) if n not in args.skip]
+    extra = {'ablation': (['--minutes-per-run', str(args.ablation_minutes)] if args.ablation_minutes else [])
+                         + (['--seeds', *map(str, args.ablation_seeds)] if args.ablation_seeds else [])}
+    t0, parts, failed = time.time(), [], []
+    for name in names:
+        script, base, what = BENCHES[name]
+        path = HERE / script
+        if not path.is_file():
+            parts.append(f'## {name}\n\n_Not run: {path.relative_to(ROOT)} does not exist yet._\n'); continue
+        md = HERE / 'results' / f'{name}.md'
+        if name in args.reuse:
+            if md.is_file(): parts.append(f'{demote(md.read_text().strip())}\n\n_{what}; collected from an earlier run (--reuse)._\n')
+            else: failed.append(name); parts.append(f'## {name}\n\n**Missing**: --reuse given but {md.relative_to(ROOT)} does not exist.\n')
+            continue
+        cmd = [sys.executable, str(path), *base, *extra.get(name, [])]
+        print(f'== {name}: {" ".join(cmd[1:])}', file=sys.stderr, flush=True)
+        t1, l0 = time.time(), load()
+        r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)     # stderr (progress) goes to the terminal
+        secs = time.time() - t1
+        if r.returncode == 0 and md.is_file():
+            parts.append(f'{demote(md.read_text().strip())}\n\n_{what}; took {secs / 60:.1f} min; load average '
+                         f'{l0} at start, {load()} at end._\n')
+        else:
+            failed.append(name)
+            parts.append(f'## {name}\n\n**Failed** (exit status {r.returncode}) after {secs:.0f} s:\n\n```\n'
+                         f'{(r.stdout or "")[-2000:]}\n```\n')
+    cmd = 'python benchmarks/run_all.py' + (' ' + ' '.join(argv if argv is not None else sys.argv[1:])).rstrip()
+    head = ['# Benchmark results', '',
+            f'Command: `{cmd}` (or `make bench`)  ',
+            f'Machine: {machine_line()}  ',
+            f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; all benchmarks took {(time.time() - t0) / 60:.1f} min  ',
+            'Each section is one benchmark, run in its own process one after the other; its own command, machine '
+            'line and matmul reference are inside it. Load average = how busy the machine was (2 means both of 2 cores).', '',
+            'Contents:', ''] + [f'- {n}: {BENCHES[n][2]}' for n in names] + ['']
+    text = '\n'.join(head) + '\n' + '\n'.join(parts)
+    Path(args.out).write_text(text)
+    print(text)
+    print(f'wrote {args.out}' + (f'; FAILED: {", ".join(failed)}' if failed else ''), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
