@@ -9,13 +9,11 @@ by validation macro F1 is scored on the test split. Runs go seed by seed, all va
 the machine's load spreads over the variants. Writes benchmarks/results/ablation.md (mean ± sd table and the
 per-run rows); the runs themselves go to runs/ablation/.
 """
-import argparse, os, sys, time
+import argparse, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
-def _load():
-    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
-
+from _common import write_results, load_avg
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -28,7 +26,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     from sagan_seg.demo import run_ablation, ablation_table, machine_line
     from sagan_seg.metrics import table_markdown
-    t0, load0 = time.time(), _load()
+    t0, load0 = time.time(), load_avg()
     runs = run_ablation(args.runs, args.minutes_per_run, tuple(args.seeds), threads=args.threads, tiny=args.tiny,
                         log=lambda s: print(s, file=sys.stderr, flush=True))
     threads = ', '.join(str(t) for t in sorted(runs.threads.unique()))
@@ -37,18 +35,14 @@ def main(argv=None):
     text = '\n'.join([
         '# Ablation: what attention and the GAN add (synthetic kidney data)', '',
         f'Command: `{cmd}`  ',
-        f'Machine: {machine_line()}; training with {threads} thread(s); load average (1, 5, 15 min) {load0} at the start, {_load()} at the end  ',
+        f'Machine: {machine_line()}; training with {threads} thread(s); load average (1, 5, 15 min) {load0} at the start, {load_avg()} at the end  ',
         f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, run took {(time.time() - t0) / 60:.0f} min  ',
         f'Budget: {args.minutes_per_run:g} min of training per run (validation included), seeds {args.seeds}; '
         'test split, best checkpoint by validation macro F1. Mean ± sd over seeds.', '',
         table_markdown(ablation_table(runs)), '',
         'Per run:', '',
         table_markdown(runs[cols].set_index('variant')), '']) 
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-    return text
+    return write_results(text, args.out)
 
 
 if __name__ == '__main__':

@@ -15,12 +15,13 @@ What is measured, for `SelfAttention2d(C, variant)` on a (B, C, S, S) input:
 - naive cases whose estimated memory exceeds `--max-naive-gib` (or half the available memory) are skipped, not run.
 - a matmul GFLOP/s reference and the load average at start and end show how busy the machine was.
 """
-import argparse, ctypes, gc, json, os, platform, statistics, subprocess, sys, time
+import argparse, ctypes, gc, json, os, statistics, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from sagan_seg.attention import SelfAttention2d
+from _common import write_results, load1 as load_1min, machine_line, matmul_gflops
 
 PATHS = ('naive', 'efficient')
 PASSES = ('fwd', 'fwd+bwd')
@@ -79,22 +80,6 @@ def measure_peak(args, size, path, pass_):
     return json.loads(r.stdout.strip().splitlines()[-1])['peak_mib']
 
 
-def matmul_gflops(n=1024, reps=5):
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-    return 2 * n**3 / min(ts) / 1e9
-
-
-def cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
-
-
 def fmt_ms(ts): return f'{statistics.median(ts) * 1e3:,.1f} ({min(ts) * 1e3:,.1f})' if ts else 'skipped'
 def fmt_mib(v): return f'{v:,.1f}' if v is not None else 'skipped'
 def ratio(a, b): return f'{a / b:.1f}x' if a is not None and b else '—'
@@ -119,7 +104,7 @@ def main(argv=None):
         return measure_child(int(size), args.batch, args.channels, args.variant, path, pass_)
 
     t_start = time.time()
-    load0 = os.getloadavg()[0]
+    load0 = load_1min()
     gflops0 = matmul_gflops()
     limit = min(args.max_naive_gib, mem_available_gib() / 2)
     rows = []
@@ -143,13 +128,12 @@ def main(argv=None):
             print(f'{size}x{size} {pass_:8s} naive {fmt_ms(tn)} ms {fmt_mib(mn)} MiB | '
                   f'efficient {fmt_ms(te)} ms {fmt_mib(me)} MiB', file=sys.stderr, flush=True)
     gflops1 = matmul_gflops()
-    load1 = os.getloadavg()[0]
+    load1 = load_1min()
 
     cmd = 'python benchmarks/attention.py' + (' ' + ' '.join(argv if argv is not None else sys.argv[1:])).rstrip()
-    machine = (f'{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), '
-               f'Python {platform.python_version()}, {platform.system()} {platform.release()}')
+    machine = machine_line()
     lines = [
-        f'# Self-attention benchmark: naive (N x N map) vs efficient (SDPA flash kernel)',
+        '# Self-attention benchmark: naive (N x N map) vs efficient (SDPA flash kernel)',
         '',
         f'Command: `{cmd}`  ',
         f'Machine: {machine}  ',
@@ -182,10 +166,7 @@ def main(argv=None):
                    f"{'met' if r128['me'] < 512 else 'NOT met'})"]
     if checks: lines += ['', 'Targets:', ''] + checks
     text = '\n'.join(lines) + '\n'
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+    return write_results(text, args.out)
 
 
 if __name__ == '__main__':

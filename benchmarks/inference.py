@@ -18,7 +18,7 @@ What is measured:
   glass — so the 20 000 x 20 000 run finishes in minutes on a CPU; the streamed label image still covers every
   pixel. The model there is a tiny generator (what it costs to run is not the point).
 """
-import argparse, math, os, platform, re, statistics, subprocess, sys, tempfile, time
+import argparse, math, os, statistics, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from PIL import Image
 from sagan_seg.data import open_slide, synth_slide
 from sagan_seg.generator import Generator, GeneratorConfig
 from sagan_seg.inference import predict_slide, tile_starts
+from _common import write_results, load1 as load_1min, machine_line, matmul_gflops
 
 TINY = dict(depth=2, base_width=4, attn_levels=('bottleneck',))
 try:
@@ -37,20 +38,6 @@ try:
     DEMO = dict(DEMO_MODEL['gen'])
 except Exception:                                        # the demo module is optional here
     DEMO = dict(depth=4, base_width=16, attn_levels=('bottleneck', 'dec2'))
-
-
-def cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f: return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
-
-
-def matmul_gflops(n=1024, reps=5):
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(reps): a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
 def model(cfg, seed=0):
@@ -167,12 +154,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.quick: args.reps, args.sizes = 1, [2500, 5000]
     torch.set_num_threads(args.threads)
-    t0, load0, gf0 = time.time(), os.getloadavg()[0], matmul_gflops()
+    t0, load0, gf0 = time.time(), load_1min(), matmul_gflops()
     log = lambda s: print(s, file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix='sagan_seg_bench_inference_') as tmp:
         work = Path(tmp)
         side = 512 if args.quick else 1408           # 256/64 and 512/32 tilings both near their asymptotic overlap
-        truth = synth_slide(work / 'speed.tif', size=(side, side), seed=7)
+        synth_slide(work / 'speed.tif', size=(side, side), seed=7)
         cases = [('tiny', TINY, 256, 64, 4), ('demo', DEMO, 256, 64, 4), ('demo', DEMO, 512, 32, 2)]
         speed = []
         for name, cfg, tile, overlap, batch in cases:
@@ -186,10 +173,9 @@ def main(argv=None):
         for size in args.sizes:
             log(f'memory: {size}')
             mem.append(memory_case(size, island, work, args.threads))
-    gf1, load1 = matmul_gflops(), os.getloadavg()[0]
+    gf1, load1 = matmul_gflops(), load_1min()
     cmd = 'python benchmarks/inference.py' + (' ' + ' '.join(argv if argv is not None else sys.argv[1:])).rstrip()
-    machine = (f'{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), '
-               f'Python {platform.python_version()}, {platform.system()} {platform.release()}')
+    machine = machine_line()
     cfg_s = lambda c: ', '.join(f'{k}={v}' for k, v in c.items())
     demo_default = speed[1]
     big = max(mem, key=lambda r: r['_size'])
@@ -214,7 +200,7 @@ def main(argv=None):
         'The overlap factor is the price of seamless output (each pixel is predicted about that many times; '
         '(T / (T - O))^2 on a large slide); the last column includes it. Larger tiles overlap less but cost more per '
         'pixel in a model with attention (quadratic in the tokens per tile).', '',
-        f'## Peak memory (fresh process per slide, tissue mask on, tiny model, tile 256 / overlap 64)', '',
+        '## Peak memory (fresh process per slide, tissue mask on, tiny model, tile 256 / overlap 64)', '',
         table(mem, [('slide', 'slide (px)'), ('megapixels', 'MP'), ('tiles', 'tiles predicted'), ('minutes', 'minutes'),
                     ('peak_mib', 'peak RSS MiB'), ('before_mib', 'before predicting'), ('added_mib', 'added by predict_slide')]), '',
         'Each slide is mostly glass around one 2048 x 2048 px tissue section; the tissue mask skips the glass tiles, but '
@@ -227,11 +213,7 @@ def main(argv=None):
         "that the pipeline's own per-pixel cost shows)",
         f"- {big['slide']} slide under 2 GiB: {big['peak_mib']} MiB peak "
         f"({'met' if big['_peak'] < 2048 else 'NOT met'})", ''])
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-    return text
+    return write_results(text, args.out)
 
 
 if __name__ == '__main__':

@@ -10,9 +10,11 @@ benchmarks/results/<name>.md; this script runs them in separate processes, one a
 memory, so they must not overlap), then joins their tables under one header with the exact command and the
 machine. A benchmark that fails leaves its error in RESULTS.md and the others still run; the exit status is then 1.
 """
-import argparse, os, platform, subprocess, sys, time
+import argparse, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _common import load_avg, machine_line
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -22,23 +24,6 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
     'inference': ('inference.py', [], 'whole-slide inference: megapixels/s vs the bare model, tiling overhead, peak memory'),
     'ablation': ('ablation.py', [], 'U-Net / + attention / SAGAN / mask-only D: test F1, mean ± sd over seeds'),
 }
-
-
-def cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
-
-
-def machine_line():
-    import torch
-    return (f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}, '
-            f'{platform.system()} {platform.release()}')
-
-
-def load():
-    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
 
 
 def demote(md):
@@ -72,12 +57,12 @@ def main(argv=None):
             continue
         cmd = [sys.executable, str(path), *base, *extra.get(name, [])]
         print(f'== {name}: {" ".join(cmd[1:])}', file=sys.stderr, flush=True)
-        t1, l0 = time.time(), load()
+        t1, l0 = time.time(), load_avg()
         r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)     # stderr (progress) goes to the terminal
         secs = time.time() - t1
         if r.returncode == 0 and md.is_file():
             parts.append(f'{demote(md.read_text().strip())}\n\n_{what}; took {secs / 60:.1f} min; load average '
-                         f'{l0} at start, {load()} at end._\n')
+                         f'{l0} at start, {load_avg()} at end._\n')
         else:
             failed.append(name)
             parts.append(f'## {name}\n\n**Failed** (exit status {r.returncode}) after {secs:.0f} s:\n\n```\n'
@@ -85,7 +70,7 @@ def main(argv=None):
     cmd = 'python benchmarks/run_all.py' + (' ' + ' '.join(argv if argv is not None else sys.argv[1:])).rstrip()
     head = ['# Benchmark results', '',
             f'Command: `{cmd}` (or `make bench`)  ',
-            f'Machine: {machine_line()}  ',
+            f'Machine: {machine_line(threads=False)}  ',
             f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; all benchmarks took {(time.time() - t0) / 60:.1f} min  ',
             'Each section is one benchmark, run in its own process one after the other; its own command, machine '
             'line and matmul reference are inside it. Load average = how busy the machine was (2 means both of 2 cores).', '',

@@ -17,35 +17,13 @@ What is measured, on random tiles of the demo's crop size and batch (the step's 
 - the machine's fp32 matmul rate (2048 x 2048, best of 5), measured before, between and after the steps. The step's
   FLOP rate is reported as a fraction of the best matmul rate of the same run.
 """
-import argparse, json, os, platform, statistics, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-
-
-def matmul_gflops(n=2048, reps=5):
-    "Best fp32 matmul rate (GFLOP/s) of `reps` n x n products."
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-    return 2 * n**3 / min(ts) / 1e9
-
-
-def cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
-
-
-def machine_line():
-    load = ' '.join(f'{v:.1f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
-    return (f'{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), '
-            f'Python {platform.python_version()}, {platform.system()} {platform.release()}; load average {load}')
+from _common import write_results, load_avg, machine_line, matmul_gflops
 
 
 def make_variant(cfg, gan):
@@ -92,14 +70,14 @@ def main(argv=None):
     names = {True: 'SAGAN step (D update + G update)', False: 'generator alone (supervised step)'}
     variants, ref = {}, {t: [] for t in threads}
     for t in threads:
-        torch.set_num_threads(t); ref[t].append(matmul_gflops())
+        torch.set_num_threads(t); ref[t].append(matmul_gflops(2048))
         for gan in (True, False): variants[(t, gan)] = make_variant(cfg, gan)
     times = {k: [] for k in variants}
     for _ in range(args.reps):                                             # interleaved: variants and thread counts
         for (t, gan), (step, _) in variants.items():
             torch.set_num_threads(t)
             t0 = time.perf_counter(); step(); times[(t, gan)].append(time.perf_counter() - t0)
-    for t in threads: torch.set_num_threads(t); ref[t].append(matmul_gflops())
+    for t in threads: torch.set_num_threads(t); ref[t].append(matmul_gflops(2048))
     torch.set_num_threads(most)
     rows = [dict(name=names[gan], threads=str(t), times=times[(t, gan)], gflop=gf, peak=max(ref[t]))
             for (t, gan), (_, gf) in variants.items()]
@@ -120,7 +98,7 @@ def main(argv=None):
         '# Training throughput: one SAGAN step at the demo\'s tile size',
         '',
         f'Command: `{cmd}`  ',
-        f'Machine: {machine_line()}  ',
+        f'Machine: {machine_line()}; load average {load_avg()}  ',
         f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, run took {time.time() - t_start:.0f} s  ',
         'Matmul reference (2048^2 fp32, best of 5, before / after the steps): '
         + '; '.join(f'{t} thread{"s" if t > 1 else ""}: {ref[t][0]:.0f} / {ref[t][1]:.0f} GFLOP/s' for t in threads) + '  ',
@@ -152,11 +130,7 @@ def main(argv=None):
         lines.append(f'With OMP_WAIT_POLICY=PASSIVE (set before torch starts; run in a separate process right after, so not '
                      f'interleaved with the rows above) {most} threads run the SAGAN step at {a / b:.2f}x the speed of one thread.')
     text = '\n'.join(lines) + '\n'
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-    return text
+    return write_results(text, args.out)
 
 
 if __name__ == '__main__':
