@@ -70,6 +70,7 @@ def _add_train(sub):
     p.add_argument('--no-ce', action='store_true', help='leave class-weighted cross-entropy out of the pixel loss')
     p.add_argument('--no-dice', action='store_true', help='leave soft Dice out of the pixel loss')
     p.add_argument('--no-augment', action='store_true', help='no flips/rotations/stain jitter')
+    p.add_argument('--no-calibrate', action='store_true', help="keep best.pt's logit bias at 0 (no calibration on the validation set)")
     p.add_argument('--seed', type=int, default=d.seed, help='random seed (same seed, same run on CPU)')
     p.add_argument('--device', default=d.device, help="'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:1', 'mps'")
     p.add_argument('--amp', choices=['auto', 'bf16', 'fp16', 'none'], default=d.amp, help='mixed precision (CUDA only)')
@@ -95,14 +96,14 @@ def config_from_args(a:argparse.Namespace):
     d = dict(cfg.to_dict(), data=a.data, val=a.val, out=a.out, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
              batch_size=a.batch_size, crop=a.crop, val_fraction=a.val_fraction, gan=not a.no_gan,
              lambda_adv=0.0 if a.no_gan else a.lambda_adv, lr_g=a.lr_g, lr_d=a.lr_d, n_disc=a.n_disc,
-             ce=not a.no_ce, dice=not a.no_dice, augment=not a.no_augment, seed=a.seed, device=a.device, amp=a.amp,
+             ce=not a.no_ce, dice=not a.no_dice, augment=not a.no_augment, calibrate=not a.no_calibrate, seed=a.seed, device=a.device, amp=a.amp,
              num_workers=a.num_workers, overwrite=a.overwrite, progress=not a.no_progress,
              resume=None if a.resume is None else (a.resume or str(Path(a.out)/'last.pt')),
              generator=g, discriminator=dc)
     return TrainConfig.from_dict(d).validate()
 
 def _train(a):
-    from sagan_seg.training import fit
+    from sagan_seg.training import fit, load_checkpoint
     for k, what in (('data', 'training data'), ('val', 'validation data')):
         v = getattr(a, k)
         if v is not None and not Path(v).is_dir(): raise SaganSegError(f'{v}: the {what} folder does not exist')
@@ -112,6 +113,10 @@ def _train(a):
     if int(os.environ.get('RANK', 0)) == 0:
         last = h.iloc[-1]
         print(f"trained {int(last.epoch)} epochs; validation macro F1 {last.get('val_f1', float('nan')):.4f}; run folder {cfg.out}")
+        best = Path(cfg.out)/'best.pt'
+        c = load_checkpoint(best).get('calibration') if best.is_file() else None
+        if c: print(f"best.pt: logit bias calibrated on the validation set (tau {c['tau']:g}): "
+                    f"validation macro F1 {c['val_f1_uncalibrated']:.4f} -> {c['val_f1']:.4f}")
 
 # %% ../nbs/11_cli.ipynb #25daf0a6
 def _evaluate(a):

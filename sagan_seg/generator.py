@@ -84,6 +84,7 @@ def size_multiple(cfg:GeneratorConfig)->int:
 # %% ../nbs/04_generator.ipynb #532c15e4
 class Generator(nn.Module):
     "Residual U-Net with self-attention: RGB tile `(B, C_in, H, W)` -> class logits `(B, K, H, W)`."
+    optional_state = ('logit_bias',)   # state entries a checkpoint may lack (written before they existed): kept at their defaults
     def __init__(self, cfg:GeneratorConfig|None=None):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else GeneratorConfig()
@@ -101,6 +102,8 @@ class Generator(nn.Module):
         self.attn = nn.ModuleDict({name: SelfAttention2d(self.channels_at(name), variant=cfg.attn_variant)
                                    for name in pos if name in cfg.attn_levels})            # data-flow order
         if cfg.sn: spectral_norm_all(self)
+        # per-class offset added to the logits: zero, until `training.calibrate_logit_bias` sets it after training
+        self.register_buffer('logit_bias', torch.zeros(cfg.n_classes))
 
     def channels_at(self, name:str)->int:
         "Channels of the feature map at attention position `name`."
@@ -141,7 +144,7 @@ class Generator(nn.Module):
             h = level['up'](h)                               # (B, c_{D-k}, H/2^(D-k), ...)
             h = level['fuse'](torch.cat([h, skips[D - k]], 1))  # (B, 2 c_{D-k}, ...) -> (B, c_{D-k}, ...)
             h = self._attend(f'dec{k}', h, maps)
-        logits = self.head(h)                                # (B, K, H, W)
+        logits = self.head(h) + self.logit_bias.view(1, -1, 1, 1).to(h.dtype)   # (B, K, H, W)
         return (logits, maps) if return_attn else logits
 
 # %% ../nbs/04_generator.ipynb #862c0a2d

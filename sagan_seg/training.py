@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy, dataclasses, hashlib, json, math, os, pickle, random, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
@@ -22,10 +23,11 @@ from .metrics import (confusion_matrix, overall_scores, per_class_scores, paper_
                                PAPER_RESULTS, _atomic_write_text)
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'CKPT_FORMAT', 'CKPT_VERSION', 'ConfigError', 'CheckpointError', 'TrainingDiverged',
-           'TrainConfig', 'pick_device', 'amp_dtype', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches',
-           'save_checkpoint', 'load_checkpoint', 'rng_state', 'set_rng_state', 'load_state', 'config_differences',
-           'unwrap', 'pad_to_multiple', 'evaluate', 'build_data', 'attention_gammas', 'train_step', 'lr_factor', 'fit',
+__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'CKPT_FORMAT', 'CKPT_VERSION', 'CALIBRATION_TAUS', 'ConfigError', 'CheckpointError',
+           'TrainingDiverged', 'TrainConfig', 'pick_device', 'amp_dtype', 'derive_seed', 'SeededItems', 'EpochBatches',
+           'shard_batches', 'save_checkpoint', 'load_checkpoint', 'rng_state', 'set_rng_state', 'load_state',
+           'config_differences', 'unwrap', 'pad_to_multiple', 'evaluate', 'build_data', 'attention_gammas',
+           'train_step', 'lr_factor', 'Calibration', 'calibrate_logit_bias', 'calibrate_checkpoint', 'fit',
            'plot_history', 'save_history_plot', 'load_generator', 'evaluate_checkpoint']
 
 # %% ../nbs/08_training.ipynb #7c317f0c
@@ -69,6 +71,7 @@ class TrainConfig:
     ce:bool=True  # class-weighted cross-entropy in the pixel loss
     dice:bool=True  # soft Dice in the pixel loss
     class_weights:str|list[float]='auto'  # 'auto' (from pixel frequencies), 'none', or K numbers
+    calibrate:bool=True  # after training, fit best.pt's logit bias on the validation set (`calibrate_logit_bias`)
     seed:int=0  # seeds weights, data order, crops and augmentation
     device:str='auto'  # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:1', 'mps'
     amp:str='auto'  # mixed precision on CUDA: 'auto' (bf16 if supported, else fp16), 'bf16', 'fp16', 'none'
@@ -305,6 +308,7 @@ def set_rng_state(s:dict):
 def load_state(model:nn.Module, sd:dict, what:str='generator', source:str='checkpoint'):
     "Load state dict `sd` into `model`, or raise `CheckpointError` naming missing, unexpected and mis-shaped entries."
     own = model.state_dict()
+    sd = {**{k: own[k] for k in getattr(model, 'optional_state', ()) if k in own and k not in sd}, **sd}  # older checkpoints
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     shapes = [f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in own
@@ -452,6 +456,85 @@ def lr_factor(step:int,  # 0-based global step
     t = min(max(step / max(total - 1, 1), elapsed, 0.0), 1.0)
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
 
+# %% ../nbs/08_training.ipynb #eb79ac44
+CALIBRATION_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+class Calibration(NamedTuple):
+    "What `calibrate_logit_bias` chose and measured."
+    tau: float                   # the chosen strength
+    bias: Tensor                 # (K,) the logit bias set on the generator: -tau * log(weights)
+    table: pd.DataFrame          # one row per tau: validation macro F1, and F1 per class
+    confusion_matrix: Tensor     # (K, K) on the validation set at the chosen tau
+
+@torch.no_grad()
+def calibrate_logit_bias(generator:nn.Module, # a `Generator` (or DDP-wrapped one); its `logit_bias` is set
+                         data:Dataset,        # yields whole (image (3, H, W), mask (H, W)) items: the validation set
+                         class_weights:Tensor|list[float], # the K loss weights training used (0 = absent class: no bias)
+                         taus=CALIBRATION_TAUS, # candidate strengths of the bias -tau * log(weights)
+                         amp:torch.dtype|None=None, # autocast dtype (CUDA only)
+                        )->Calibration:
+    "Choose the logit bias -tau * log(class_weights) that maximises macro F1 on `data`, and set it on the generator."
+    g = unwrap(generator); K = g.cfg.n_classes
+    w = torch.as_tensor(class_weights, dtype=torch.float32).flatten().cpu()
+    if w.numel() != K or not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ConfigError(f'class_weights must be {K} finite non-negative numbers, got {w.tolist()}')
+    taus = [float(t) for t in taus]
+    if not taus: raise ConfigError('calibrate_logit_bias needs at least one tau')
+    dev = next(g.parameters()).device
+    logw = torch.where(w > 0, w.clamp_min(1e-12).log(), torch.zeros_like(w))     # (K,)
+    biases = [(-t * logw).to(dev) for t in taus]
+    cms = [torch.zeros(K, K, dtype=torch.long, device=dev) for _ in taus]
+    was_training, old = g.training, g.logit_bias.clone()
+    g.eval(); g.logit_bias.zero_()
+    try:
+        for x, y in DataLoader(data, batch_size=1):
+            x, y = x.to(dev), y.to(dev); h, wd = x.shape[-2:]
+            with _autocast(dev, amp): logits = g(pad_to_multiple(x, g.size_multiple))[..., :h, :wd].float()  # (1, K, H, W)
+            for i, b in enumerate(biases): cms[i] = confusion_matrix(logits + b.view(1, K, 1, 1), y, K, cm=cms[i])
+    except BaseException:
+        g.logit_bias.copy_(old); raise
+    finally: g.train(was_training)
+    rows = []
+    for t, cm in zip(taus, cms):
+        pc = per_class_scores(cm)
+        rows.append({'tau': t, 'macro_f1': overall_scores(cm)['f1'], **{f'f1_{k}': float(v) for k, v in enumerate(pc.f1)}})
+    table = pd.DataFrame(rows)
+    score = table.macro_f1.fillna(-1.0).to_numpy()
+    best = min(np.flatnonzero(score == score.max()), key=lambda i: abs(taus[i]))   # ties: the weakest bias
+    g.logit_bias.copy_(biases[best])
+    return Calibration(taus[best], biases[best].cpu(), table, cms[best].cpu())
+
+# %% ../nbs/08_training.ipynb #1ae8514d
+def calibrate_checkpoint(checkpoint:str|Path, # a checkpoint file (rewritten in place, atomically)
+                         data:Dataset,        # the validation set (whole images)
+                         class_weights:Tensor|list[float]|None=None, # None = the ones stored by an earlier calibration
+                         taus=CALIBRATION_TAUS, device:str|torch.device='cpu', amp:torch.dtype|None=None,
+                        )->Calibration:
+    "Calibrate a checkpoint's generator with `calibrate_logit_bias` and store the bias and the record in it."
+    path = Path(checkpoint)
+    ck = load_checkpoint(path)
+    if class_weights is None: class_weights = (ck.get('calibration') or {}).get('class_weights')
+    if class_weights is None: raise ConfigError(f'{path}: no class weights given and none stored in the checkpoint')
+    try: gcfg = GeneratorConfig.from_dict(dict(ck['config']['generator']))
+    except (ValueError, TypeError, KeyError) as e: raise CheckpointError(f'{path}: bad generator config in checkpoint ({e})') from None
+    g = Generator(gcfg)
+    load_state(g, ck['generator'], 'generator', str(path))
+    g.to(device)
+    cal = calibrate_logit_bias(g, data, class_weights, taus, amp)
+    f1 = dict(zip(cal.table.tau, cal.table.macro_f1))
+    ck['generator'] = {k: v.detach().cpu() for k, v in g.state_dict().items()}
+    ck['calibration'] = {'tau': cal.tau, 'bias': cal.bias.tolist(),
+                         'class_weights': torch.as_tensor(class_weights, dtype=torch.float32).flatten().tolist(),
+                         'val_f1_uncalibrated': float(f1.get(0.0, float('nan'))), 'val_f1': float(f1[cal.tau]),
+                         'taus': [float(t) for t in cal.table.tau], 'val_f1_by_tau': [float(v) for v in cal.table.macro_f1]}
+    ck.pop('format', None); ck.pop('version', None)
+    save_checkpoint(path, ck)
+    names = list(ck.get('class_names') or [])
+    if len(names) == g.cfg.n_classes:
+        write_tables(paper_tables(cal.confusion_matrix, names), path.parent, stem=f'{path.stem}_metrics')
+    _atomic_write_text(path.parent/f'{path.stem}_calibration.csv', cal.table.to_csv(index=False))
+    return cal
+
 # %% ../nbs/08_training.ipynb #967cbe6d
 def _dist_env()->tuple[int, int, int]:
     "(rank, world size, local rank) from torchrun's environment (0, 1, 0 without it)."
@@ -527,6 +610,7 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
     if ck is not None:
         src = str(cfg.resume)
         load_state(G, ck['generator'], 'generator', src)
+        G.logit_bias.zero_()                                    # training always runs without the calibrated bias
         if D is not None: load_state(D, ck['discriminator'], 'discriminator', src)
         opt_g.load_state_dict(ck['opt_g'])                      # moves the optimiser state to the weights' device
         if D is not None: opt_d.load_state_dict(ck['opt_d'])
@@ -623,6 +707,8 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
     hist = pd.DataFrame(history)
     if lead and len(hist):
         save_history_plot(hist, out/'curves.png')
+        if cfg.calibrate and weights is not None and (out/'best.pt').is_file():
+            calibrate_checkpoint(out/'best.pt', val_ds, weights.cpu(), device=device, amp=amp)
     if world > 1: dist.barrier()                               # every process returns once rank 0 has written
     return hist
 
@@ -671,6 +757,7 @@ def load_generator(path:str|Path, # checkpoint file, or run folder (its best.pt,
     g = Generator(gcfg)
     load_state(g, ck['generator'], 'generator', str(path))
     g.class_names = list(ck.get('class_names') or [])
+    g.calibration = ck.get('calibration')             # what `calibrate_checkpoint` chose, or None
     return g.to(device).eval()
 
 # %% ../nbs/08_training.ipynb #d4dc8aae

@@ -25,7 +25,17 @@ def run(tmp_path_factory):
     r = sagan('train', '--data', d/'ds', '--out', d/'run', '--epochs', '1', '--crop', '32', '--batch-size', '2',
               '--width', '8', '--depth', '2', '--disc-width', '8', '--no-progress')
     assert r.returncode == 0, r.stderr
+    assert 'logit bias calibrated on the validation set' in r.stdout, r.stdout
     return d
+
+def test_train_no_calibrate(run, tmp_path):
+    import torch
+    r = sagan('train', '--data', run/'ds', '--out', tmp_path/'nc', '--epochs', '1', '--crop', '32', '--batch-size', '2',
+              '--width', '8', '--depth', '2', '--disc-width', '8', '--no-progress', '--no-calibrate')
+    assert r.returncode == 0 and 'calibrated' not in r.stdout, (r.stdout, r.stderr)
+    ck = torch.load(tmp_path/'nc'/'best.pt', weights_only=True)
+    assert 'calibration' not in ck and not ck['generator']['logit_bias'].any() and ck['config']['calibrate'] is False
+    assert 'calibration' in torch.load(run/'run'/'best.pt', weights_only=True)
 
 def test_synth_train_evaluate(run):
     r = sagan('evaluate', '--checkpoint', run/'run'/'last.pt', '--data', run/'ds', '--out', run/'eval')
