@@ -121,12 +121,14 @@ def train_budgeted(cfg:TrainConfig,
                    val_pixels:int,       # pixels of the validation set
                    epochs:int=12,        # validate about this often
                    step_s:float|None=None, # seconds per step if already measured; None = `time_step`
+                   headroom:float=1.5,   # plan this many times the steps the measured step time allows; the clock ends the run
                   )->tuple[pd.DataFrame, dict]:
     "Time a step, plan epochs and steps for the budget, and `fit`; returns (history, plan)."
     t0 = time.perf_counter()
     step_s = step_s or time_step(cfg)
     left = minutes * 60 - (time.perf_counter() - t0)
-    plan = plan_training(left, step_s, cfg, val_pixels, epochs)
+    plan = plan_training(left, step_s / headroom, cfg, val_pixels, max(1, round(epochs * headroom)))
+    plan.update(step_s=step_s, headroom=headroom)
     kw = dict(epochs=plan['epochs'], steps_per_epoch=plan['steps_per_epoch'])
     kw['max_minutes'] = left / 60
     cfg = TrainConfig.from_dict({**cfg.to_dict(), **kw})
@@ -368,7 +370,8 @@ def write_report(out, result:dict)->Path:
     L += ['## Setup', '',
           f"Data: {result['n']['train']} training, {result['n']['val']} validation and {result['n']['test']} test tiles of "
           f"{result['tile']}x{result['tile']} px, seeds {result['split_seeds']}.", '',
-          f"Training: {pl['epochs_done']} epochs, {pl['steps_done']} steps (planned {pl['steps']} at {pl['step_s']:.2f} s/step), "
+          f"Training: {pl['epochs_done']} epochs, {pl['steps_done']} steps ({pl['step_s']:.2f} s/step measured at the start; planned up to "
+          f"{pl['steps']} with headroom {pl.get('headroom', 1):g}, the clock ends the run), "
           f"batch {result['config']['batch_size']} crops of {result['config']['crop']} px; best epoch {result['best_epoch']}.", '',
           '```json', json.dumps(result['config'], indent=1), '```', '',
           f"Times (s): {json.dumps({k: round(v, 1) for k, v in result['seconds'].items()})}", '']
