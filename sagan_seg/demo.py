@@ -418,7 +418,8 @@ def run_demo(out='report',        # report folder (created; data in out/data, ru
         # reserve for test evaluation, figures and the slide: forward passes, 1/FWD_SHARE of a training step per pixel
         # (validation once more for the logit-bias calibration, the test split twice: with and without the bias)
         after_px = (n_val + 2 * n_test) * tile**2 + 3 * tile**2 + (1.8 * slide_size[0] * slide_size[1] if slide_size else 0)
-        reserve = 5 + step_s * after_px / (cfg.batch_size * cfg.crop**2) / FWD_SHARE
+        # 10 s and 1.5x spare: in a `make demo` under load these phases took 1.6x this estimate and the total overran by 6 s
+        reserve = 10 + 1.5 * step_s * after_px / (cfg.batch_size * cfg.crop**2) / FWD_SHARE
         train_min = max((minutes * 60 - (time.perf_counter() - t_start) - reserve) / 60, 0.05)
         say(f'training for {train_min:.1f} min ({step_s:.2f} s/step with {threads} thread(s)) ...')
         hist, plan = train_budgeted(cfg, train_min, n_val * tile**2, step_s=step_s)
