@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ablation.py                          # 2 min per run, seeds 0 1 2: ~30 min on 2 CPU cores
     .venv/bin/python benchmarks/ablation.py --minutes-per-run 1 --seeds 0 1
 
-Every variant is trained with `sagan_seg.demo.run_ablation`: the same synthetic data (train / val / test from
+Every variant is trained with `sagan_seg.ablation.run_ablation`: the same synthetic data (train / val / test from
 different seeds), the same wall-clock training budget per run and the same training seeds; the best checkpoint
 by validation macro F1 is scored on the test split. Runs go seed by seed, all variants per seed, so a change in
 the machine's load spreads over the variants. Writes benchmarks/results/ablation.md (mean ± sd table and the
@@ -24,7 +24,8 @@ def main(argv=None):
     p.add_argument('--tiny', action='store_true', help='seconds-long smoke version')
     p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'ablation.md'), help="Markdown results file ('' for none)")
     args = p.parse_args(argv)
-    from sagan_seg.demo import run_ablation, ablation_table, machine_line
+    from sagan_seg.ablation import run_ablation, ablation_table
+    from sagan_seg.demo import machine_line
     from sagan_seg.metrics import table_markdown
     t0, load0 = time.time(), load_avg()
     runs = run_ablation(args.runs, args.minutes_per_run, tuple(args.seeds), threads=args.threads, tiny=args.tiny,

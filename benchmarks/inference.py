@@ -27,9 +27,10 @@ import tifffile
 import torch
 from PIL import Image
 
-from sagan_seg.data import open_slide, synth_slide
+from sagan_seg.slides import open_slide, synth_slide
 from sagan_seg.generator import Generator, GeneratorConfig
-from sagan_seg.inference import predict_slide, tile_starts
+from sagan_seg.inference import predict_slide
+from sagan_seg.slides import tile_starts
 from _common import write_results, load1 as load_1min, machine_line, matmul_gflops
 
 TINY = dict(depth=2, base_width=4, attn_levels=('bottleneck',))

@@ -4,25 +4,30 @@
 
 # %% ../nbs/18_paper.ipynb #723bed9f
 from __future__ import annotations
-import json, os, platform, statistics, time
+import json, os, platform, time
+from functools import reduce
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from matplotlib.figure import Figure
 from scipy import ndimage
-from .data import (SaganSegError, CLASS_NAMES, DEFAULT_CLASS_MAP, SegFolder, write_synthetic_dataset,
-                            read_image, synth_slide)
+from .core import (SaganSegError, CLASS_NAMES, DEFAULT_CLASS_MAP, eval_mode, image_to_tensor, colorize,
+                            atomic_write_text)
+from .synth import write_synthetic_dataset
+from .data import SegFolder, read_image
+from .slides import synth_slide
 from .generator import Generator, GeneratorConfig
-from .discriminator import Discriminator, DiscriminatorConfig
-from .training import TrainConfig, fit, evaluate, load_generator, plot_history, train_step, pick_device, amp_dtype
+from .discriminator import DiscriminatorConfig
+from .training import TrainConfig, evaluate, pick_device
+from .checkpoints import load_generator
+from .fitting import time_step, pick_threads, train_budgeted, save_history_plot, FWD_SHARE
 from .metrics import (PAPER_RESULTS, paper_tables, tables_markdown, table_markdown, write_tables,
                                overall_scores, per_class_scores)
 
 # %% auto #0
-__all__ = ['SPLIT_OFFSETS', 'DEMO_MODEL', 'FWD_SHARE', 'HEADLINE_KEYS', 'TARGET', 'TINY', 'ABLATION_VARIANTS', 'split_seed',
-           'make_splits', 'demo_config', 'time_step', 'pick_threads', 'plan_training', 'train_budgeted', 'test_tables',
-           'predict_tile', 'prediction_figure', 'pick_queries', 'overview_figure', 'match_glomeruli', 'count_summary',
-           'slide_demo', 'machine_line', 'headline', 'write_report', 'run_demo', 'summary_text', 'run_ablation',
-           'ablation_table', 'ablation_markdown']
+__all__ = ['SPLIT_OFFSETS', 'DEMO_MODEL', 'HEADLINE_KEYS', 'TARGET', 'HEADLINE_ROWS', 'TINY', 'split_seed', 'make_splits',
+           'demo_config', 'score_test_split', 'predict_tile', 'prediction_figure', 'pick_queries', 'overview_figure',
+           'match_glomeruli', 'count_summary', 'slide_demo', 'machine_line', 'headline', 'write_report', 'run_demo',
+           'summary_text']
 
 # %% ../nbs/18_paper.ipynb #ff723214
 SPLIT_OFFSETS = {'train': 1, 'val': 2, 'test': 3}
@@ -67,79 +72,8 @@ def demo_config(data, val, out,          # training folder, validation folder, r
     return TrainConfig(data=str(data), val=str(val), out=str(out), seed=seed, generator=g, discriminator=d,
                        overwrite=True, **kw).validate()
 
-# %% ../nbs/18_paper.ipynb #8e54e1a9
-def time_step(cfg:TrainConfig, reps:int=2, warmup:bool=True)->float:
-    "Median seconds of one training step (`train_step`, D and G updates) of `cfg`'s networks on random crops, on `cfg.device`."
-    dev = pick_device(cfg.device); amp = amp_dtype(cfg.amp, dev)
-    torch.manual_seed(cfg.seed)
-    G = Generator(cfg.generator).to(dev); D = Discriminator(cfg.discriminator).to(dev) if cfg.use_gan else None
-    betas = tuple(float(b) for b in cfg.betas)
-    og = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
-    od = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas) if D is not None else None
-    sc = torch.amp.GradScaler(dev.type, enabled=amp == torch.float16)
-    K, B, S = cfg.generator.n_classes, cfg.batch_size, cfg.crop
-    x, y = torch.rand(B, 3, S, S, device=dev), torch.randint(0, K, (B, S, S), device=dev)   # (B, 3, S, S), (B, S, S)
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
-    ts = []
-    for i in range(reps + warmup):                                      # the first step warms up
-        t = time.perf_counter(); train_step(G, D, og, od, sc, sc, x, y, cfg, torch.ones(K, device=dev), amp); sync()
-        if i or not warmup: ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-def pick_threads(cfg:TrainConfig, most:int|None=None)->int:
-    "One thread or `most` (default: torch's current count), whichever runs a (quarter-batch) training step faster now."
-    most, before = most or torch.get_num_threads(), torch.get_num_threads()
-    if most == 1 or pick_device(cfg.device).type != 'cpu': return most      # threads matter on the CPU only
-    probe = TrainConfig.from_dict({**cfg.to_dict(), 'batch_size': max(1, cfg.batch_size // 4)})   # a cheap probe
-    try:
-        torch.set_num_threads(1); t1 = time_step(probe, reps=1)
-        torch.set_num_threads(most); tn = time_step(probe, reps=1, warmup=False)
-        return most if tn < t1 else 1
-    finally: torch.set_num_threads(before)
-
-FWD_SHARE = 6   # a training step costs ~6x a no-grad forward of whole tiles, per pixel (measured, 2 CPU cores)
-
-def plan_training(seconds:float,        # training budget, validation included
-                  step_s:float,         # seconds per step (`time_step`)
-                  cfg:TrainConfig,
-                  val_pixels:int,       # pixels of the validation set
-                  epochs:int=12,        # validate about this often
-                  min_steps:int=1,
-                 )->dict:
-    "Epochs and steps per epoch that fit `seconds`: {'epochs', 'steps_per_epoch', 'steps', 'val_s', 'step_s'}."
-    val_s = step_s * val_pixels / (cfg.batch_size * cfg.crop**2) / FWD_SHARE   # forward only
-    steps = max((seconds - epochs * val_s) / step_s, 0)
-    if steps < epochs * min_steps:                                      # a short budget: fewer, longer epochs
-        epochs = max(1, min(epochs, int(seconds // (step_s * min_steps + val_s)) or 1))
-        steps = max((seconds - epochs * val_s) / step_s, epochs * min_steps)
-    spe = max(min_steps, int(steps // epochs))
-    return dict(epochs=epochs, steps_per_epoch=spe, steps=epochs * spe, val_s=val_s, step_s=step_s)
-
-# %% ../nbs/18_paper.ipynb #485a2644
-def train_budgeted(cfg:TrainConfig,
-                   minutes:float,        # wall-clock budget of the training (validation included)
-                   val_pixels:int,       # pixels of the validation set
-                   epochs:int=12,        # validate about this often
-                   step_s:float|None=None, # seconds per step if already measured; None = `time_step`
-                   headroom:float=1.5,   # plan this many times the steps the measured step time allows; the clock ends the run
-                  )->tuple[pd.DataFrame, dict]:
-    "Time a step, plan epochs and steps for the budget, and `fit`; returns (history, plan)."
-    t0 = time.perf_counter()
-    step_s = step_s or time_step(cfg)
-    left = minutes * 60 - (time.perf_counter() - t0)
-    plan = plan_training(left, step_s / headroom, cfg, val_pixels, max(1, round(epochs * headroom)))
-    plan.update(step_s=step_s, headroom=headroom)
-    kw = dict(epochs=plan['epochs'], steps_per_epoch=plan['steps_per_epoch'])
-    kw['max_minutes'] = left / 60
-    cfg = TrainConfig.from_dict({**cfg.to_dict(), **kw})
-    t1 = time.perf_counter()
-    hist = fit(cfg)
-    plan.update(calibration_s=t1 - t0, train_s=time.perf_counter() - t1, epochs_done=len(hist),
-                steps_done=int(hist.step.iloc[-1]) if len(hist) else 0)
-    return hist, plan
-
 # %% ../nbs/18_paper.ipynb #6f9e63f5
-def test_tables(model:Generator, test_dir, class_names=CLASS_NAMES)->tuple[torch.Tensor, dict[str, pd.DataFrame]]:
+def score_test_split(model:Generator, test_dir, class_names=CLASS_NAMES)->tuple[torch.Tensor, dict[str, pd.DataFrame]]:
     "(confusion matrix, the five tables with the paper's numbers beside ours) of `model` on a test folder."
     cm = evaluate(model, SegFolder(test_dir, mode='full', augment=False))
     tabs = paper_tables(cm, list(class_names), reference=PAPER_RESULTS)
@@ -161,10 +95,8 @@ def _zoom_box(mask:np.ndarray, side:int)->tuple[slice, slice]:
 @torch.no_grad()
 def predict_tile(model:Generator, image:np.ndarray)->np.ndarray:
     "Predicted class mask (H, W) of one RGB uint8 tile (H, W multiples of the model's size multiple)."
-    was = model.training; model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255)[None]   # (1, 3, H, W)
-    try: return model(x.to(next(model.parameters()).device)).argmax(1)[0].cpu().numpy()
-    finally: model.train(was)
+    x = image_to_tensor(np.ascontiguousarray(image))[None]                    # (1, 3, H, W)
+    with eval_mode(model): return model(x.to(next(model.parameters()).device)).argmax(1)[0].cpu().numpy()
 
 def prediction_figure(model:Generator, folder, n:int=2, zoom:int=96, class_map=DEFAULT_CLASS_MAP)->Figure:
     "Rows of (image, truth, prediction, errors) zoomed on the nuclei of the first `n` tiles of `folder` that have nuclei."
@@ -178,7 +110,7 @@ def prediction_figure(model:Generator, folder, n:int=2, zoom:int=96, class_map=D
         ys, xs = _zoom_box(msk, zoom)
         err = img[ys, xs].astype(np.float32) * 0.35
         err[pred[ys, xs] != msk[ys, xs]] = (255, 40, 40)
-        panels = [img[ys, xs], class_map.colorize(msk[ys, xs]), class_map.colorize(pred[ys, xs]), err.astype(np.uint8)]
+        panels = [img[ys, xs], colorize(msk[ys, xs], class_map), colorize(pred[ys, xs], class_map), err.astype(np.uint8)]
         for ax, p, title in zip(axs[r], panels, ('image', 'truth', 'prediction', 'errors')):
             ax.imshow(p, interpolation='nearest'); ax.set_xticks([]); ax.set_yticks([])
             if r == 0: ax.set_title(title, fontsize=9)
@@ -224,7 +156,7 @@ def overview_figure(model:Generator, image:np.ndarray, mask:np.ndarray, zoom:int
     from sagan_seg.viz import run_attention, overlay_attention, POINT_COLOURS
     ys, xs = _zoom_box(mask, zoom)
     pred = predict_tile(model, image)
-    panels = [('image', image), ('truth', class_map.colorize(mask)), ('prediction', class_map.colorize(pred))]
+    panels = [('image', image), ('truth', colorize(mask, class_map)), ('prediction', colorize(pred, class_map))]
     res = run_attention(model, image) if model.attention_layers() else None
     layer = layer or (res.layers[-1] if res else None)                  # data-flow order: the last is the finest
     sub = np.asarray(mask)[ys, xs]                                     # queries inside the zoomed window
@@ -313,6 +245,13 @@ def headline(cm)->dict:
     return h
 
 # %% ../nbs/18_paper.ipynb #2653eaa3
+# the report's headline rows: key -> (label, where the paper's number is in PAPER_RESULTS)
+HEADLINE_ROWS = {'macro_f1': ('F1 (macro, 4 classes)', 'overall', 'f1'), 'f1_podocyte': ('F1 podocyte', 'per_class', 'podocyte', 'f1'),
+                 'f1_non_podocyte': ('F1 non-podocyte', 'per_class', 'non-podocyte', 'f1'),
+                 'f1_glomeruli': ('F1 glomeruli', 'per_class', 'glomeruli', 'f1'),
+                 'f1_background': ('F1 background', 'per_class', 'background', 'f1'),
+                 'accuracy': ('pixel accuracy', 'overall', 'accuracy'), 'iou': ('IoU (macro)', 'overall', 'iou')}
+
 def _fmt(v, d=4): return f'{v:.{d}f}' if isinstance(v, (float, np.floating)) else str(v)
 
 def write_report(out, result:dict)->Path:
@@ -326,13 +265,8 @@ def write_report(out, result:dict)->Path:
          f"{result['load_start']}, at the end {result['load_end']}", '',
          '## Headline (test split)', '',
          '| metric | ours | paper | target |', '|---|---:|---:|---:|']
-    paper = {'macro_f1': PAPER_RESULTS['overall']['f1'], 'accuracy': PAPER_RESULTS['overall']['accuracy'],
-             'iou': PAPER_RESULTS['overall']['iou'], 'f1_podocyte': PAPER_RESULTS['per_class']['podocyte']['f1'],
-             'f1_non_podocyte': PAPER_RESULTS['per_class']['non-podocyte']['f1'],
-             'f1_glomeruli': PAPER_RESULTS['per_class']['glomeruli']['f1'], 'f1_background': PAPER_RESULTS['per_class']['background']['f1']}
-    label = dict(macro_f1='F1 (macro, 4 classes)', f1_podocyte='F1 podocyte', f1_non_podocyte='F1 non-podocyte',
-                 f1_glomeruli='F1 glomeruli', f1_background='F1 background', accuracy='pixel accuracy', iou='IoU (macro)')
-    for k in HEADLINE_KEYS: L.append(f"| {label[k]} | {_fmt(h[k])} | {_fmt(paper[k])} | {'≥ ' + _fmt(TARGET[k], 3) if k in TARGET else ''} |")
+    for k, (label, *where) in HEADLINE_ROWS.items():
+        L.append(f"| {label} | {_fmt(h[k])} | {_fmt(reduce(dict.get, where, PAPER_RESULTS))} | {'≥ ' + _fmt(TARGET[k], 3) if k in TARGET else ''} |")
     L += ['', f"Target (macro F1 ≥ 0.976, podocyte and non-podocyte F1 ≥ 0.95): **{'met' if h['target_met'] else 'not met'}**.", '']
     c = result.get('calibration')
     if c:
@@ -375,7 +309,7 @@ def write_report(out, result:dict)->Path:
           f"batch {result['config']['batch_size']} crops of {result['config']['crop']} px; best epoch {result['best_epoch']}.", '',
           '```json', json.dumps(result['config'], indent=1), '```', '',
           f"Times (s): {json.dumps({k: round(v, 1) for k, v in result['seconds'].items()})}", '']
-    p = out/'report.md'; p.write_text('\n'.join(L))
+    p = atomic_write_text(out/'report.md', '\n'.join(L))
     return p
 
 # %% ../nbs/18_paper.ipynb #0eb49665
@@ -427,18 +361,18 @@ def run_demo(out='report',        # report folder (created; data in out/data, ru
         sec['train'] = time.perf_counter() - t_start - sec['data'] - sec['calibration']
         G = load_generator(out/'run'/'best.pt', device=pick_device(cfg.device))
         say('evaluating on the test split ...')
-        cm, tabs = test_tables(G, splits['test'])
+        cm, tabs = score_test_split(G, splits['test'])
         write_tables(tabs, out, stem='tables')
         h = headline(cm)
         cal = dict(G.calibration) if getattr(G, 'calibration', None) else None
         if cal:                                   # the same model without the bias: what the calibration changed on test
             bias = G.logit_bias.clone()
             with torch.no_grad(): G.logit_bias.zero_()
-            cal['test'] = headline(test_tables(G, splits['test'])[0])
+            cal['test'] = headline(score_test_split(G, splits['test'])[0])
             with torch.no_grad(): G.logit_bias.copy_(bias)
         sec['test'] = time.perf_counter() - t_start - sum(sec.values())
         prediction_figure(G, splits['test']).savefig(out/'predictions.png', dpi=80)
-        plot_history(hist).savefig(out/'curves.png', dpi=80, bbox_inches='tight')
+        save_history_plot(hist, out/'curves.png', dpi=80)
         att = None
         if G.attention_layers():
             from sagan_seg.viz import attention_figure
@@ -464,7 +398,7 @@ def run_demo(out='report',        # report folder (created; data in out/data, ru
                   machine=machine_line(), load_start=load_start, load_end=_load(),
                   date=time.strftime('%Y-%m-%d %H:%M'))
     result['report'] = write_report(out, result)
-    (out/'headline.json').write_text(json.dumps({**h, 'minutes_budget': minutes, 'minutes_total': sec['total'] / 60,
+    atomic_write_text(out/'headline.json', json.dumps({**h, 'minutes_budget': minutes, 'minutes_total': sec['total'] / 60,
                                                  'steps': plan['steps_done'], 'epochs': plan['epochs_done'],
                                                  'threads': threads, 'tau': cal['tau'] if cal else None,
                                                  'macro_f1_uncalibrated': cal['test']['macro_f1'] if cal else None}, indent=1))
@@ -495,71 +429,3 @@ def summary_text(result:dict)->str:
         lines.append(f"slide: {sm.glomeruli_matched:.0f}/{sm.glomeruli_true:.0f} glomeruli found, podocytes {sm.podocytes_pred:.0f} "
                      f"predicted vs {sm.podocytes_true:.0f} true, non-podocytes {sm.non_podocytes_pred:.0f} vs {sm.non_podocytes_true:.0f}")
     return '\n'.join(lines)
-
-# %% ../nbs/18_paper.ipynb #640259aa
-ABLATION_VARIANTS = {
-    'residual U-Net (no attention, no GAN)': dict(gen=dict(attn_levels=()), train=dict(gan=False)),
-    'U-Net + attention (no GAN)': dict(train=dict(gan=False)),
-    'SAGAN (attention + GAN)': dict(),
-    'SAGAN, mask-only discriminator': dict(disc=dict(condition_on_image=False)),
-}
-
-def run_ablation(out='runs/ablation',       # folder: data/, runs/<variant>/seed<k>/, runs.csv, ablation.md
-                 minutes_per_run:float=2.0, # wall-clock training budget of each run (validation included)
-                 seeds=(0, 1, 2),           # training seeds (the data are the same for all runs)
-                 variants:dict|None=None,   # name -> dict(gen=..., disc=..., train=...) overrides; default ABLATION_VARIANTS
-                 steps_per_run:int|None=None, # instead of a time budget: exactly this many steps per run
-                 data_seed:int=0, n_train:int=256, n_val:int=8, n_test:int=32, tile:int=256,
-                 threads:int|None=None,     # torch threads; None = `pick_threads` once, on the first run's model
-                 tiny:bool=False,           # seconds-long smoke version (tests)
-                 progress:bool=False, log=None,
-                )->pd.DataFrame:           # one row per run
-    "Train every variant with every seed on the same data within the same budget; test macro and per-class F1 per run."
-    say, out = (log or (lambda s: None)), Path(out)
-    variants = variants or ABLATION_VARIANTS
-    base_g = base_d = None; base_t = {}
-    if tiny:
-        n_train, n_val, n_test, tile = (TINY[k] for k in ('n_train', 'n_val', 'n_test', 'tile'))
-        base_g, base_d, base_t = TINY['gen'], TINY['disc'], TINY['train']
-    splits = make_splits(out/'data', n_train, n_val, n_test, tile, data_seed)
-    test = SegFolder(splits['test'], mode='full', augment=False)
-    rows, before = [], torch.get_num_threads()
-    try:
-        for seed in seeds:                               # seeds outermost: machine-load drift spreads over the variants
-            for name, v in variants.items():
-                slug = ''.join(c if c.isalnum() else '_' for c in name.lower()).strip('_')
-                run = out/'runs'/slug/f'seed{seed}'
-                cfg = demo_config(splits['train'], splits['val'], run, seed, {**(base_g or {}), **v.get('gen', {})},
-                                  {**(base_d or {}), **v.get('disc', {})}, progress=progress, **{**base_t, **v.get('train', {})})
-                threads = threads or pick_threads(cfg)
-                torch.set_num_threads(threads)
-                say(f'{name}, seed {seed} ...')
-                t0 = time.perf_counter()
-                if steps_per_run:
-                    e = min(10, steps_per_run)
-                    hist = fit(TrainConfig.from_dict({**cfg.to_dict(), 'epochs': e, 'steps_per_epoch': steps_per_run // e}))
-                    plan = dict(steps_done=int(hist.step.iloc[-1]), epochs_done=len(hist), step_s=float('nan'))
-                else: hist, plan = train_budgeted(cfg, minutes_per_run, n_val * tile**2)
-                h = headline(evaluate(load_generator(run/'best.pt', device=pick_device(cfg.device)), test))
-                rows.append(dict(variant=name, seed=seed, steps=plan['steps_done'], epochs=plan['epochs_done'],
-                                 minutes=(time.perf_counter() - t0) / 60, s_per_step=plan['step_s'], threads=threads,
-                                 **{k: h[k] for k in HEADLINE_KEYS}))
-                pd.DataFrame(rows).to_csv(out/'runs.csv', index=False)      # after every run: a crash keeps the rest
-    finally: torch.set_num_threads(before)
-    runs = pd.DataFrame(rows)
-    (out/'ablation.md').write_text(ablation_markdown(runs, minutes_per_run if not steps_per_run else None))
-    return runs
-
-def ablation_table(runs:pd.DataFrame)->pd.DataFrame:
-    "Mean ± sd over seeds of test macro F1, podocyte F1 and non-podocyte F1 (and mean steps) per variant."
-    g = runs.groupby('variant', sort=False)
-    ms = lambda c: g[c].agg(lambda v: f'{v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}')
-    return pd.DataFrame({'runs': g.size(), 'steps (mean)': g.steps.mean().round().astype(int),
-                         'macro F1': ms('macro_f1'), 'podocyte F1': ms('f1_podocyte'),
-                         'non-podocyte F1': ms('f1_non_podocyte'), 'glomeruli F1': ms('f1_glomeruli')})
-
-def ablation_markdown(runs:pd.DataFrame, minutes_per_run:float|None=None)->str:
-    "The ablation table as Markdown, with its setup line."
-    budget = f'{minutes_per_run:g} min of training per run' if minutes_per_run else f'{int(runs.steps.max())} steps per run'
-    return (f'Test split, mean ± sd over seeds {sorted(runs.seed.unique().tolist())}; {budget}; '
-            f'{machine_line()}.\n\n' + table_markdown(ablation_table(runs)) + '\n')

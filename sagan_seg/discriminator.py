@@ -13,20 +13,12 @@ from torch import Tensor
 from .spectral_norm import spectral_norm
 from .blocks import ResBlock, check_size
 from .attention import SelfAttention2d
+from .core import one_hot, n_params, config_to_dict, config_from_dict
 
 # %% auto #0
-__all__ = ['FAKE_MODES', 'onehot', 'soften_onehot', 'DiscriminatorConfig', 'Discriminator', 'discriminator_table']
+__all__ = ['FAKE_MODES', 'soften_onehot', 'DiscriminatorConfig', 'Discriminator', 'discriminator_table']
 
 # %% ../nbs/08_discriminator.ipynb #27966e6e
-def onehot(mask:Tensor,  # (B, H, W) integer class indices in [0, n_classes)
-           n_classes:int,
-          )->Tensor:  # (B, K, H, W) float32
-    "One-hot encode a class-index mask, with a clear error for out-of-range labels."
-    if mask.dtype.is_floating_point: raise ValueError(f"mask must hold integer class indices, got dtype {mask.dtype}")
-    lo, hi = int(mask.min()), int(mask.max())
-    if lo < 0 or hi >= n_classes: raise ValueError(f"mask labels must lie in [0, {n_classes - 1}], found {lo}..{hi}")
-    return F.one_hot(mask.long(), n_classes).movedim(-1, 1).float()  # (B, K, H, W)
-
 def soften_onehot(onehot:Tensor,  # (B, K, H, W) one-hot maps
                   noise:float=0.1,  # eta: per-pixel noise level ~ U(0, eta), 0 <= eta < 0.5
                   generator:torch.Generator|None=None,  # for reproducible noise
@@ -89,12 +81,9 @@ class DiscriminatorConfig:
     @classmethod
     def from_dict(cls, d:dict)->DiscriminatorConfig:
         "Build from a plain dict, with a clear error for unknown keys."
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra: raise ValueError(f"unknown DiscriminatorConfig key(s) {extra}; known keys: {sorted(names)}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
-    def to_dict(self)->dict: return asdict(self)
+    def to_dict(self)->dict: return config_to_dict(self)
 
 # %% ../nbs/08_discriminator.ipynb #935d256d
 class Discriminator(nn.Module):
@@ -126,7 +115,7 @@ class Discriminator(nn.Module):
     def real_map(self, mask:Tensor,  # (B, H, W) class indices
                  generator:torch.Generator|None=None)->Tensor:  # (B, K, H, W)
         "D's class-map input for a real mask: one-hot, softened with `cfg.real_noise`."
-        return soften_onehot(onehot(mask, self.cfg.n_classes), self.cfg.real_noise, generator)
+        return soften_onehot(one_hot(mask, self.cfg.n_classes), self.cfg.real_noise, generator)
 
     def fake_map(self, logits:Tensor,  # (B, K, H, W) generator logits
                  generator:torch.Generator|None=None)->Tensor:  # (B, K, H, W), differentiable w.r.t. logits
@@ -169,7 +158,6 @@ def discriminator_table(d:Discriminator, size:int|tuple[int, int]=128):
     "A `pandas.DataFrame` with one row per stage of `d`: resolution for an input of `size`, channels, block, attention, parameters."
     import pandas as pd
     H, W = (size, size) if isinstance(size, int) else size
-    n_params = lambda m: sum(p.numel() for p in m.parameters())
     c = [d.cfg.input_channels] + d.cfg.widths
     inp = f"image {d.cfg.in_channels} + map {d.cfg.n_classes}" if d.cfg.condition_on_image else f"map {d.cfg.n_classes}"
     rows = [dict(stage='input', resolution=f'{H}x{W}', channels=inp, block='concatenate' if d.cfg.condition_on_image else '',

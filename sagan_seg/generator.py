@@ -11,9 +11,10 @@ import torch.nn as nn
 from torch import Tensor
 from .blocks import ResBlock, conv2d, make_norm, spectral_norm_all, check_size, NORMS
 from .attention import SelfAttention2d
+from .core import n_params, config_to_dict, config_from_dict
 
 # %% auto #0
-__all__ = ['ATTN_VARIANTS', 'attention_positions', 'GeneratorConfig', 'size_multiple', 'Generator', 'n_params', 'generator_table']
+__all__ = ['ATTN_VARIANTS', 'attention_positions', 'GeneratorConfig', 'size_multiple', 'Generator', 'generator_table']
 
 # %% ../nbs/07_generator.ipynb #f521c616
 ATTN_VARIANTS = ('sagan', 'biggan')
@@ -62,15 +63,11 @@ class GeneratorConfig:
     @classmethod
     def from_dict(cls, d:dict)->GeneratorConfig:
         "Build from a plain dict (e.g. out of a checkpoint), with a clear error for unknown keys."
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra: raise ValueError(f"unknown GeneratorConfig key(s) {extra}; known keys: {sorted(names)}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
     def to_dict(self)->dict:
         "A plain, JSON-friendly dict (`attn_levels` as a list)."
-        d = asdict(self); d['attn_levels'] = list(self.attn_levels)
-        return d
+        return config_to_dict(self)
 
 # %% ../nbs/07_generator.ipynb #95015d71
 def size_multiple(cfg:GeneratorConfig)->int:
@@ -102,7 +99,7 @@ class Generator(nn.Module):
         self.attn = nn.ModuleDict({name: SelfAttention2d(self.channels_at(name), variant=cfg.attn_variant)
                                    for name in pos if name in cfg.attn_levels})            # data-flow order
         if cfg.sn: spectral_norm_all(self)
-        # per-class offset added to the logits: zero, until `training.calibrate_logit_bias` sets it after training
+        # per-class offset added to the logits: zero, until `fitting.calibrate_logit_bias` sets it after training
         self.register_buffer('logit_bias', torch.zeros(cfg.n_classes))
 
     def channels_at(self, name:str)->int:
@@ -148,10 +145,6 @@ class Generator(nn.Module):
         return (logits, maps) if return_attn else logits
 
 # %% ../nbs/07_generator.ipynb #862c0a2d
-def n_params(module:nn.Module)->int:
-    "Number of parameters of `module`."
-    return sum(p.numel() for p in module.parameters())
-
 def generator_table(g:Generator, size:int|tuple[int, int]=128):
     "A `pandas.DataFrame` with one row per level of `g`: stage, resolution for an input of `size`, channels, block, attention, parameters."
     import pandas as pd

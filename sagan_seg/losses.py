@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from .core import one_hot
 
 # %% auto #0
 __all__ = ['d_hinge_loss', 'g_adv_loss', 'dice_loss', 'pixel_loss', 'generator_loss']
@@ -24,18 +25,6 @@ def g_adv_loss(fake:Tensor, # (B,) D's scores on generated pairs
     "Adversarial loss of the generator: `-mean(fake)`."
     return -fake.mean()
 
-# %% ../nbs/09_losses.ipynb #9c6ef455
-def _one_hot(target:Tensor, # (B, H, W) class indices
-             n_classes:int,
-             ignore_index:int|None=None,
-            )->tuple[Tensor, Tensor]: # ((B, K, H, W) float one-hot, (B, 1, H, W) float mask of counted pixels)
-    "One-hot encode `target`, with pixels equal to `ignore_index` zeroed and excluded from the mask."
-    valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
-    t = torch.where(valid, target, torch.zeros_like(target))                  # (B, H, W) ignored -> 0, then masked
-    oh = F.one_hot(t, n_classes).permute(0, 3, 1, 2).float()                  # (B, K, H, W)
-    m = valid[:, None].float()                                                # (B, 1, H, W)
-    return oh * m, m
-
 # %% ../nbs/09_losses.ipynb #828c1fc1
 def dice_loss(logits:Tensor, # (B, K, H, W) class scores
               target:Tensor, # (B, H, W) int64 class indices
@@ -44,7 +33,8 @@ def dice_loss(logits:Tensor, # (B, K, H, W) class scores
              )->Tensor:      # () scalar in [0, 1]
     "Soft Dice loss: 1 - mean over classes of the batch-pooled soft Dice coefficient."
     p = logits.float().softmax(1)                                     # (B, K, H, W)
-    t, m = _one_hot(target, logits.shape[1], ignore_index)            # (B, K, H, W), (B, 1, H, W)
+    t = one_hot(target, logits.shape[1], ignore_index, check=False)   # (B, K, H, W), ignored pixels all zero
+    m = (torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index)[:, None].float()   # (B, 1, H, W)
     p = p * m                                                         # ignored pixels count nowhere
     inter = (p * t).sum((0, 2, 3))                                    # (K,)
     denom = p.sum((0, 2, 3)) + t.sum((0, 2, 3))                       # (K,)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from .core import atomic_write_text
 
 # %% auto #0
 __all__ = ['PAPER_RESULTS', 'confusion_matrix', 'per_class_scores', 'overall_scores', 'plot_confusion_matrix', 'paper_tables',
@@ -141,16 +142,6 @@ def table_markdown(df:pd.DataFrame, digits:int=4)->str:
     line = lambda cells: '| ' + ' | '.join(cells) + ' |'
     return '\n'.join([line(head), '|' + '|'.join(['---'] + ['---:'] * len(df.columns)) + '|'] + [line(r) for r in rows])
 
-def _atomic_write_text(path:Path, text:str):
-    "Write `text` to `path` via a temporary file in the same folder and `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-
 _TITLES = {'overall': 'Overall', 'f1': 'F1 score per class', 'iou': 'IOU per class',
            'precision': 'Precision per class', 'recall': 'Recall per class'}
 
@@ -165,7 +156,7 @@ def write_tables(tables:dict[str, pd.DataFrame], # from `paper_tables`
                 )->list[Path]:     # the files written
     "Write the tables as one Markdown file and one CSV per table."
     out = Path(out_dir); paths = [out/f'{stem}.md']
-    _atomic_write_text(paths[0], tables_markdown(tables, digits))
+    atomic_write_text(paths[0], tables_markdown(tables, digits))
     for k, df in tables.items():
-        paths.append(out/f'{stem}_{k}.csv'); _atomic_write_text(paths[-1], df.to_csv())
+        paths.append(out/f'{stem}_{k}.csv'); atomic_write_text(paths[-1], df.to_csv())
     return paths

@@ -6,8 +6,9 @@ import tifffile
 import torch
 from PIL import Image
 
-from sagan_seg.data import (DEFAULT_CLASS_MAP, ClassMap, DatasetError, SaganSegError, SegFolder, read_class_map,
-                            read_image, read_mask, synth_tile, validate_folder, write_synthetic_dataset)
+from sagan_seg.core import DEFAULT_CLASS_MAP, ClassMap, SaganSegError
+from sagan_seg.synth import synth_tile, write_synthetic_dataset
+from sagan_seg.data import DatasetError, SegFolder, read_class_map, read_image, read_mask, validate_folder
 
 
 @pytest.fixture(scope='module')

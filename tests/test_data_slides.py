@@ -1,11 +1,13 @@
-"""Whole-slide reading (sagan_seg.data): pyramidal TIFF written here, levels, plain images, bounded memory, errors."""
+"""Whole-slide reading (sagan_seg.slides): pyramidal TIFF written here, levels, plain images, bounded memory, errors."""
 import json, tracemalloc
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
-from sagan_seg.data import (SaganSegError, open_slide, synth_slide, synth_tile, tissue_mask, write_pyramidal_tiff)
+from sagan_seg.core import SaganSegError
+from sagan_seg.synth import synth_tile
+from sagan_seg.slides import open_slide, synth_slide, tissue_mask, write_pyramidal_tiff
 
 
 def tiled(n_tiles, tile=256, seed=1):

@@ -9,10 +9,12 @@ from PIL import Image
 from scipy import ndimage
 from torch import nn
 
-from sagan_seg.data import DEFAULT_CLASS_MAP, ClassMap, SaganSegError, synth_tile, write_pyramidal_tiff
+from sagan_seg.core import DEFAULT_CLASS_MAP, ClassMap, SaganSegError
+from sagan_seg.synth import synth_tile
+from sagan_seg.slides import write_pyramidal_tiff
 from sagan_seg.generator import Generator, GeneratorConfig
-from sagan_seg.inference import (OUTPUTS, InferenceError, GlomerulusCounter, predict_slide, quantify_glomeruli,
-                                 sliding_window_predict, stream_bands, tile_probs)
+from sagan_seg.glomeruli import GlomerulusCounter, quantify_glomeruli
+from sagan_seg.inference import OUTPUTS, InferenceError, predict_slide, sliding_window_predict, stream_bands, tile_probs
 
 
 class Pointwise(nn.Module):
@@ -201,14 +203,23 @@ def test_streamed_counts_match_the_whole_image_on_noise(density):
         assert q.attrs['unassigned'] == ref_un, band
 
 
-def test_torch_path_matches_numpy_path(slide, tmp_path, monkeypatch):
+def test_torch_path_matches_numpy_path(slide, tmp_path):
     "The torch path (the one CUDA takes) run on the CPU gives the numpy path's result."
-    import sagan_seg.inference as inf
     path, rgb = slide
     m = Pointwise()
     p_np = sliding_window_predict(m, rgb, tile=128, overlap=32, batch=3)
     r_np = predict_slide(m, path, tmp_path / 'np', tile=128, overlap=32, tissue=False)
-    monkeypatch.setattr(inf, '_NUMPY_ON_CPU', False)
-    torch.testing.assert_close(sliding_window_predict(m, rgb, tile=128, overlap=32, batch=3), p_np)
-    r_t = predict_slide(m, path, tmp_path / 't', tile=128, overlap=32, tissue=False)
+    torch.testing.assert_close(sliding_window_predict(m, rgb, tile=128, overlap=32, batch=3, numpy_on_cpu=False), p_np)
+    r_t = predict_slide(m, path, tmp_path / 't', tile=128, overlap=32, tissue=False, numpy_on_cpu=False)
     assert (tifffile.imread(r_t['paths']['labels.tif']) == tifffile.imread(r_np['paths']['labels.tif'])).mean() > 0.9999
+
+
+@pytest.mark.parametrize('numpy_on_cpu', [True, False])
+def test_model_gets_channels_last_tiles(slide, tmp_path, numpy_on_cpu):
+    "Both paths hand the model its tiles in channels_last order (the CPU speed of `predict_slide` depends on it)."
+    class Layout(Pointwise):
+        def forward(self, x):
+            self.seen.append(x.is_contiguous(memory_format=torch.channels_last)); return super().forward(x)
+    m = Layout(); m.seen = []
+    predict_slide(m, slide[0], tmp_path / 'o', tile=128, overlap=32, batch=2, tissue=False, numpy_on_cpu=numpy_on_cpu)
+    assert len(m.seen) > 1 and all(m.seen)

@@ -7,7 +7,8 @@ import subprocess, sys
 import numpy as np
 import pytest
 
-from sagan_seg.data import synth_tile, write_pyramidal_tiff
+from sagan_seg.synth import synth_tile
+from sagan_seg.slides import write_pyramidal_tiff
 
 CHILD = r'''
 import re, sys, torch

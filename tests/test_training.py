@@ -3,10 +3,12 @@ import dataclasses, json, os, pickle
 from pathlib import Path
 import pytest, torch
 import sagan_seg.training as T
-from sagan_seg.data import SaganSegError, SegFolder
+from sagan_seg.core import SaganSegError
+from sagan_seg.data import SegFolder
 from sagan_seg.generator import GeneratorConfig
-from sagan_seg.training import (TrainConfig, fit, load_checkpoint, save_checkpoint, load_generator, evaluate,
-                                CheckpointError, ConfigError, TrainingDiverged)
+from sagan_seg.training import TrainConfig, evaluate, ConfigError
+from sagan_seg.checkpoints import load_checkpoint, save_checkpoint, load_generator, evaluate_checkpoint, CheckpointError
+from sagan_seg.fitting import fit, TrainingDiverged
 from training_utils import tiny_dataset, tiny_config, one_thread  # noqa: F401 (autouse fixture)
 
 @pytest.fixture(scope='module')
@@ -89,7 +91,7 @@ def test_atomic_checkpoint_write(tmp_path, monkeypatch):
     p = save_checkpoint(tmp_path/'c.pt', {'config': {}, 'generator': {'w': torch.ones(3)}, 'epoch': 1})
     def crash(obj, f, *a, **k):
         f.write(b'half a checkpoint'); raise KeyboardInterrupt
-    monkeypatch.setattr(T.torch, 'save', crash)
+    monkeypatch.setattr(torch, 'save', crash)
     with pytest.raises(KeyboardInterrupt): save_checkpoint(p, {'config': {}, 'generator': {'w': torch.zeros(3)}, 'epoch': 2})
     monkeypatch.undo()
     assert load_checkpoint(p)['epoch'] == 1 and [f.name for f in tmp_path.iterdir()] == ['c.pt']
@@ -117,10 +119,10 @@ def test_deterministic_for_a_seed(tmp_path):
 
 def test_evaluate_checkpoint_writes_the_paper_tables(run, tmp_path):
     cfg, _, _ = run
-    res = T.evaluate_checkpoint(Path(cfg.out)/'last.pt', cfg.data, out=tmp_path/'eval', device='cpu')
+    res = evaluate_checkpoint(Path(cfg.out)/'last.pt', cfg.data, out=tmp_path/'eval', device='cpu')
     assert [f.name for f in res['files']] == ['metrics.md'] + [f'metrics_{k}.csv' for k in ('overall', 'f1', 'iou', 'precision', 'recall')]
     assert '| F1 score |' in (tmp_path/'eval'/'metrics.md').read_text()
     assert res['confusion_matrix'].sum() > load_checkpoint(cfg.out)['metrics']['confusion_matrix'].sum()  # all images vs the held-out 2
     (tmp_path/'file').write_text('x')
     with pytest.raises(ConfigError, match='cannot write the metric tables'):
-        T.evaluate_checkpoint(cfg.out, cfg.data, out=tmp_path/'file'/'sub', device='cpu')
+        evaluate_checkpoint(cfg.out, cfg.data, out=tmp_path/'file'/'sub', device='cpu')

@@ -1,7 +1,8 @@
 "A run interrupted after half its epochs and resumed ends exactly where an uninterrupted run of the same seed ends."
 import torch
 import pandas as pd
-from sagan_seg.training import fit, load_checkpoint
+from sagan_seg.fitting import fit
+from sagan_seg.checkpoints import load_checkpoint
 from training_utils import tiny_dataset, tiny_config, one_thread  # noqa: F401 (autouse fixture)
 
 def _assert_state_equal(a, b, path='state'):

@@ -1,6 +1,7 @@
 "Outside Jupyter: the attention figure as the command line uses it, and the explorer without a kernel."
 import numpy as np, pytest, torch
-from sagan_seg.data import SaganSegError, synth_tile
+from sagan_seg.core import SaganSegError
+from sagan_seg.synth import synth_tile
 from sagan_seg.generator import Generator, GeneratorConfig
 from sagan_seg.viz import AttentionVizError, attention_explorer, attention_figure, run_attention
 

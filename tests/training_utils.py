@@ -1,7 +1,7 @@
 "Shared helpers of the training tests: a tiny synthetic dataset and a tiny, fast training config."
 import dataclasses
 from pathlib import Path
-from sagan_seg.data import write_synthetic_dataset
+from sagan_seg.synth import write_synthetic_dataset
 from sagan_seg.generator import GeneratorConfig
 from sagan_seg.discriminator import DiscriminatorConfig
 from sagan_seg.training import TrainConfig

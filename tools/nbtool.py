@@ -1,7 +1,8 @@
 """Small helpers for writing the notebooks from the command line.
 
     python tools/nbtool.py create nbs/01_x.ipynb src.py   # new notebook from a '# %%' percent-format file
-    python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), then nbdev-clean
+    python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), shrink, then nbdev-clean
+    python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (palette PNG, JPEG q70)
 
 `create` refuses to overwrite a notebook that git already tracks (its cell ids are part of the exported
 modules); edit tracked notebooks in place with `fastcore.nbio.read_nb`/`write_nb` instead.
@@ -40,10 +41,37 @@ def create(nb_path, src_path, force=False):
     nbformat.write(nb, nb_path)
     print(f'wrote {nb_path} ({len(nb.cells)} cells)')
 
+def _smaller(b64:str, kind:str)->str:
+    "An image output re-encoded smaller (PNG: 256-colour palette; JPEG: quality 70), or unchanged if that is not smaller."
+    import base64, io
+    from PIL import Image
+    raw = base64.b64decode(b64)
+    im, out = Image.open(io.BytesIO(raw)), io.BytesIO()
+    if kind == 'image/png':
+        if im.mode == 'P': return b64                                   # already a palette image
+        im.convert('RGB').quantize(256).save(out, 'PNG', optimize=True)
+    else: im.convert('RGB').save(out, 'JPEG', quality=70, optimize=True)
+    new = base64.b64encode(out.getvalue()).decode()
+    return new if len(new) < 0.9 * len(b64) else b64
+
+def shrink(*nbs):
+    "Re-encode every PNG/JPEG output of the notebooks smaller, in place (cell ids and everything else kept)."
+    for path in nbs:
+        nb = nbformat.read(path, as_version=4); before = len(Path(path).read_bytes())
+        for c in nb.cells:
+            for o in c.get('outputs', []):
+                for kind in ('image/png', 'image/jpeg'):
+                    if kind in o.get('data', {}):
+                        v = o['data'][kind]; v = v if isinstance(v, str) else ''.join(v)
+                        o['data'][kind] = _smaller(v.replace('\n', ''), kind)
+        nbformat.write(nb, path)
+        print(f'{path}: {before // 1024} -> {len(Path(path).read_bytes()) // 1024} KB')
+
 def run(*nbs):
     for nb in nbs:
         subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--inplace',
                         '--ExecutePreprocessor.timeout=1200', nb], check=True)
+    shrink(*nbs)
     bin_ = Path(sys.executable).parent
     subprocess.run([str(bin_/'nbdev-clean')], check=True)
 
@@ -51,4 +79,5 @@ if __name__ == '__main__':
     cmd, *args = sys.argv[1:]
     if cmd == 'create': create(args[0], args[1], force='--force' in args)
     elif cmd == 'run': run(*args)
+    elif cmd == 'shrink': shrink(*args)
     else: sys.exit(__doc__)
