@@ -18,6 +18,7 @@ from _common import write_results, load_avg
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--minutes-per-run', type=float, default=2.0, help='wall-clock training budget of each run')
+    p.add_argument('--steps-per-run', type=int, default=None, help='equal steps instead of equal time: this many steps per run')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds')
     p.add_argument('--runs', default='runs/ablation', help='folder for data and runs')
     p.add_argument('--threads', type=int, default=None, help="torch threads (default: 1 or all, whichever steps faster)")
@@ -25,22 +26,29 @@ def main(argv=None):
     p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'ablation.md'), help="Markdown results file ('' for none)")
     args = p.parse_args(argv)
     from sagan_seg.ablation import run_ablation, ablation_table
-    from sagan_seg.demo import machine_line
+    from _common import machine_line
     from sagan_seg.metrics import table_markdown
     t0, load0 = time.time(), load_avg()
     runs = run_ablation(args.runs, args.minutes_per_run, tuple(args.seeds), threads=args.threads, tiny=args.tiny,
+                        steps_per_run=args.steps_per_run,
                         log=lambda s: print(s, file=sys.stderr, flush=True))
     threads = ', '.join(str(t) for t in sorted(runs.threads.unique()))
     cmd = 'python benchmarks/ablation.py' + (' ' + ' '.join(argv if argv is not None else sys.argv[1:])).rstrip()
-    cols = ['variant', 'seed', 'steps', 'epochs', 'minutes', 's_per_step', 'threads', 'macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'f1_glomeruli']
+    cols = [c for c in ['variant', 'seed', 'steps', 'epochs', 'minutes', 's_per_step', 'threads', 'macro_f1', 'f1_podocyte', 'f1_non_podocyte',
+                        'f1_glomeruli', 'ko_macro_f1', 'ko_f1_non_podocyte', 'gamma_G.bottleneck', 'gamma_G.dec2', 'd_acc_real', 'd_acc_fake',
+                        'adv_share'] if c in runs]
     text = '\n'.join([
         '# Ablation: what attention and the GAN add (synthetic kidney data)', '',
         f'Command: `{cmd}`  ',
         f'Machine: {machine_line()}; training with {threads} thread(s); load average (1, 5, 15 min) {load0} at the start, {load_avg()} at the end  ',
         f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, run took {(time.time() - t0) / 60:.0f} min  ',
-        f'Budget: {args.minutes_per_run:g} min of training per run (validation included), seeds {args.seeds}; '
+        (f'Budget: {args.steps_per_run} generator steps per run (equal steps), seeds {args.seeds}; ' if args.steps_per_run else
+         f'Budget: {args.minutes_per_run:g} min of training per run (validation included, equal time), seeds {args.seeds}; ') +
         'test split, best checkpoint by validation macro F1, its logit bias calibrated on validation (`fit`\'s default, as in '
-        'the demo); the plan has 1.5x headroom and the clock ends each run. Mean ± sd over seeds.', '',
+        'the demo)' + ('' if args.steps_per_run else '; the plan has 1.5x headroom and the clock ends each run') +
+        '. Mean ± sd over seeds. "gates = 0": the same checkpoint with every generator attention gate set to 0. '
+        'D acc. real / fake: share of real / generated pairs D scores right (> 0 / < 0), last third of the run; '
+        'adv. share: the adversarial part of the gradient at the generator\'s logits, |lambda g_adv| / (|lambda g_adv| + |g_pix|).', '',
         table_markdown(ablation_table(runs)), '',
         'Per run:', '',
         table_markdown(runs[cols].set_index('variant')), '']) 

@@ -1,7 +1,7 @@
 """Every benchmark of the project, one after the other, collected into one results file: benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/run_all.py                        # all of them (about 40 min on 2 CPU cores)
-    .venv/bin/python benchmarks/run_all.py --skip ablation        # the quick ones (a few minutes)
+    .venv/bin/python benchmarks/run_all.py                        # all of them (about 2.5 h on 2 CPU cores)
+    .venv/bin/python benchmarks/run_all.py --skip gan_game ablation ablation_steps   # the quick ones (a few minutes)
     .venv/bin/python benchmarks/run_all.py --ablation-minutes 1   # a shorter ablation
     .venv/bin/python benchmarks/run_all.py --reuse ablation       # rerun the others, keep the last ablation table
 
@@ -22,7 +22,12 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
     'attention': ('attention.py', [], 'self-attention, naive N x N map vs efficient SDPA: time and peak memory'),
     'training': ('training.py', [], "training throughput of a full SAGAN step at the demo's tile size, FLOP rate vs matmul"),
     'inference': ('inference.py', [], 'whole-slide inference: megapixels/s vs the bare model, tiling overhead, peak memory'),
-    'ablation': ('ablation.py', [], 'U-Net / + attention / SAGAN / mask-only D: test F1, mean ± sd over seeds'),
+    'precision': ('precision.py', [], 'training step: fp32 vs bf16 autocast, contiguous vs channels_last; bf16 numerics'),
+    'gan_game': ('gan_game.py', [], 'the adversarial game per candidate fix: D accuracy, margins, adversarial share, validation F1'),
+    'ablation': ('ablation.py', [], 'U-Net / + attention / SAGAN / mask-only D at equal wall time: test F1, mean ± sd over seeds'),
+    'ablation_steps': ('ablation.py', ['--steps-per-run', '800', '--runs', 'runs/ablation_steps',
+                                       '--out', str(HERE / 'results' / 'ablation_steps.md')],
+                       'the same four variants at equal steps (800 per run)'),
 }
 
 

@@ -6,8 +6,9 @@
 from __future__ import annotations
 import time
 from pathlib import Path
-import pandas as pd, torch
+import numpy as np, pandas as pd, torch
 from .data import SegFolder
+from .viz import attention_mass_table
 from .training import TrainConfig, evaluate, pick_device
 from .checkpoints import load_generator
 from .fitting import fit, pick_threads, train_budgeted
@@ -15,7 +16,8 @@ from .metrics import table_markdown
 from .demo import TINY, HEADLINE_KEYS, make_splits, demo_config, headline, machine_line
 
 # %% auto #0
-__all__ = ['ABLATION_VARIANTS', 'run_ablation', 'ablation_table', 'ablation_markdown']
+__all__ = ['ABLATION_VARIANTS', 'GAME_KEYS', 'run_ablation', 'game_summary', 'attention_focus', 'knockout', 'ablation_table',
+           'ablation_markdown']
 
 # %% ../nbs/19_ablation.ipynb #640259aa
 ABLATION_VARIANTS = {
@@ -61,23 +63,58 @@ def run_ablation(out='runs/ablation',       # folder: data/, runs/<variant>/seed
                     hist = fit(TrainConfig.from_dict({**cfg.to_dict(), 'epochs': e, 'steps_per_epoch': steps_per_run // e}))
                     plan = dict(steps_done=int(hist.step.iloc[-1]), epochs_done=len(hist), step_s=float('nan'))
                 else: hist, plan = train_budgeted(cfg, minutes_per_run, n_val * tile**2)
-                h = headline(evaluate(load_generator(run/'best.pt', device=pick_device(cfg.device)), test))
+                minutes = (time.perf_counter() - t0) / 60
+                g = load_generator(run/'best.pt', device=pick_device(cfg.device))
+                h = headline(evaluate(g, test))                   # the test split, read once for this run's result ...
                 rows.append(dict(variant=name, seed=seed, steps=plan['steps_done'], epochs=plan['epochs_done'],
-                                 minutes=(time.perf_counter() - t0) / 60, s_per_step=plan['step_s'], threads=threads,
-                                 **{k: h[k] for k in HEADLINE_KEYS}))
+                                 minutes=minutes, s_per_step=plan['step_s'], threads=threads,
+                                 **{k: h[k] for k in HEADLINE_KEYS}, **attention_focus(g, test), **knockout(g, test), **game_summary(hist)))
                 pd.DataFrame(rows).to_csv(out/'runs.csv', index=False)      # after every run: a crash keeps the rest
     finally: torch.set_num_threads(before)
     runs = pd.DataFrame(rows)
     (out/'ablation.md').write_text(ablation_markdown(runs, minutes_per_run if not steps_per_run else None))
     return runs
 
+GAME_KEYS = ('d_acc_real', 'd_acc_fake', 'd_real', 'd_fake', 'adv_share')
+
+def game_summary(hist:pd.DataFrame)->dict:
+    "The game's diagnostics (`train_step`) averaged over the last third of a run's epochs, and G's attention gates at its end."
+    tail = hist.iloc[len(hist) - max(1, len(hist) // 3):]
+    out = {k: float(tail[k].mean()) for k in GAME_KEYS if k in tail}
+    out.update({c: float(hist[c].iloc[-1]) for c in hist.columns if c.startswith('gamma_G')})
+    return out
+
+def attention_focus(g, data:SegFolder, n_tiles:int=4, seed:int=0)->dict:
+    "Mean attention mass of podocyte and non-podocyte queries inside their own glomerulus, and its lift over the glomerulus's area share (1 = uniform attention), over every attention layer of `g` ({} without attention)."
+    if not g.attention_layers(): return {}
+    tiles = [tuple(np.asarray(a) for a in data.load(i)) for i in range(min(n_tiles, len(data.pairs)))]
+    df = attention_mass_table(g, tiles, classes=(2, 3), n_per_class=8, seed=seed)
+    return dict(attn_mass_inside=float(df.mass_inside.mean()), attn_lift=float((df.mass_inside / df.area_share).mean()))
+
+@torch.no_grad()
+def knockout(g, data)->dict:
+    "Macro, podocyte and non-podocyte F1 of generator `g` on `data` with every attention gate set to 0 ({} without attention; `g` is changed)."
+    if not g.attention_layers(): return {}
+    for layer in g.attention_layers().values(): layer.gamma.zero_()
+    k = headline(evaluate(g, data))
+    return {f'ko_{c}': k[c] for c in ('macro_f1', 'f1_podocyte', 'f1_non_podocyte')}
+
 def ablation_table(runs:pd.DataFrame)->pd.DataFrame:
     "Mean ± sd over seeds of test macro F1, podocyte F1 and non-podocyte F1 (and mean steps) per variant."
     g = runs.groupby('variant', sort=False)
     ms = lambda c: g[c].agg(lambda v: f'{v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}')
-    return pd.DataFrame({'runs': g.size(), 'steps (mean)': g.steps.mean().round().astype(int),
-                         'macro F1': ms('macro_f1'), 'podocyte F1': ms('f1_podocyte'),
-                         'non-podocyte F1': ms('f1_non_podocyte'), 'glomeruli F1': ms('f1_glomeruli')})
+    tab = pd.DataFrame({'runs': g.size(), 'steps (mean)': g.steps.mean().round().astype(int),
+                        'minutes (mean)': g.minutes.mean().round(1),
+                        'macro F1': ms('macro_f1'), 'podocyte F1': ms('f1_podocyte'),
+                        'non-podocyte F1': ms('f1_non_podocyte'), 'glomeruli F1': ms('f1_glomeruli')})
+    fmt = lambda s, d=4: s.map(lambda v: '' if pd.isna(v) else f'{v:.{d}f}')
+    if 'attn_lift' in runs: tab['attention in own glomerulus (lift)'] = fmt(g.attn_lift.mean(), 2)
+    if 'ko_macro_f1' in runs:                             # attention knocked out (every gate = 0), test split
+        tab['macro F1, gates = 0'] = fmt(g.ko_macro_f1.mean())
+        tab['non-podocyte F1, gates = 0'] = fmt(g.ko_f1_non_podocyte.mean())
+    for k, label in (('d_acc_real', 'D acc. real'), ('d_acc_fake', 'D acc. fake'), ('adv_share', 'adv. share of G grad')):
+        if k in runs: tab[label] = fmt(g[k].mean(), 2)
+    return tab
 
 def ablation_markdown(runs:pd.DataFrame, minutes_per_run:float|None=None)->str:
     "The ablation table as Markdown, with its setup line."

@@ -57,7 +57,7 @@ def make_splits(root,            # folder that gets train/, val/ and test/
 DEMO_MODEL = dict(gen=dict(depth=4, base_width=16, attn_levels=('bottleneck', 'dec2'), norm='group'),
                   disc=dict(depth=4, base_width=8, attn_level=2),
                   train=dict(crop=64, batch_size=8, lr_g=1e-3, lr_d=2e-3, lambda_adv=0.01, betas=(0.0, 0.9),
-                             fg_bias=0.5, lr_schedule='cosine'))
+                             fg_bias=0.5, lr_schedule='cosine', r1_gamma=1.0))   # R1: chosen on validation (benchmarks/results/gan_game.md)
 
 def demo_config(data, val, out,          # training folder, validation folder, run folder
                 seed:int=0,
@@ -225,11 +225,15 @@ def slide_demo(model:Generator, out, seed:int=0, size=(1024, 1536), tile:int=256
 
 # %% ../nbs/18_paper.ipynb #8b6e8858
 def machine_line()->str:
-    "CPU model, cores, torch and Python versions, for reports."
+    "CPU model with vendor family/model and the instruction sets that decide low-precision speed, cores, torch and Python versions, for reports."
     cpu = platform.processor() or 'unknown CPU'
     try:
-        with open('/proc/cpuinfo') as f: cpu = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (OSError, StopIteration): pass
+        with open('/proc/cpuinfo') as f: info = f.read().split('\n\n')[0]
+        kv = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in info.splitlines() if ':' in l))
+        flags = set(kv.get('flags', '').split())
+        isa = [n for f_, n in (('avx2', 'AVX2'), ('avx512f', 'AVX-512'), ('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16')) if f_ in flags]
+        cpu = f"{kv.get('model name', cpu)} [{kv.get('vendor_id', '?')} {kv.get('cpu family', '?')}/{kv.get('model', '?')}; {', '.join(isa) or 'no AVX2'}]"
+    except OSError: pass
     return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}'
 
 HEADLINE_KEYS = ('macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'f1_glomeruli', 'f1_background', 'accuracy', 'iou')

@@ -19,7 +19,7 @@ from .generator import Generator
 from .metrics import confusion_matrix, overall_scores, per_class_scores, paper_tables, write_tables
 from .training import (TrainConfig, ConfigError, Models, pick_device, amp_dtype, autocast, derive_seed, SeededItems,
                                 EpochBatches, shard_batches, unwrap, pad_to_multiple, evaluate, build_data, attention_gammas,
-                                build_models, train_step, lr_factor, _dist_on)
+                                build_models, channels_last, train_step, lr_factor, _dist_on)
 from .checkpoints import (save_checkpoint, load_checkpoint, rng_state, set_rng_state, load_state, check_resume,
                                    generator_from_checkpoint)
 
@@ -198,6 +198,7 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
         raise ConfigError(f'{out} already holds a run (last.pt): resume it, or choose another output folder (or overwrite)')
     _check_out(out)                  # on every process, so that all of them stop together if it fails
     m = build_models(cfg, device, amp)                          # the same initial weights on every process
+    cl = channels_last(cfg, device)
     at = restore(m, ck, str(cfg.resume)) if ck is not None else dict(start=0, step=0, history=[], best=-math.inf, best_epoch=None)
     start, step, history, best, best_epoch = at['start'], at['step'], at['history'], at['best'], at['best_epoch']
     G, D, opt_g, opt_d = m.G, m.D, m.opt_g, m.opt_d
@@ -227,9 +228,10 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
         torch.manual_seed(derive_seed(cfg.seed, 'epoch', epoch, rank))
         G.train()
         if D is not None: D.train()
-        sums, n = {}, 0
+        sums, cnt, n = {}, {}, 0                                 # cnt: steps that logged each key (R1 is lazy)
         for x, y in (progress_bar(train_dl, parent=mb) if show else train_dl):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if cl: x = x.contiguous(memory_format=torch.channels_last)
             if cfg.lr_schedule != 'constant':
                 used = torch.tensor([(time.time() - t_call) / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0])
                 if world > 1 and cfg.max_minutes: used = used.to(device); dist.broadcast(used, 0)   # one clock: rank 0's
@@ -237,15 +239,17 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
                 for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
                     for pg in (opt.param_groups if opt is not None else []): pg['lr'] = lr * f
             check = loss_check(epoch + 1, step + 1, f'epoch {epoch + 1}, step {n + 1} of {steps} (global step {step + 1})', last_good, world)
-            logs = train_step(G, D, opt_g, opt_d, m.scaler_g, m.scaler_d, x, y, cfg, weights, amp, check)
+            done = max(step / max(total_steps - 1, 1), (time.time() - t_call) / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0)
+            logs = train_step(G, D, opt_g, opt_d, m.scaler_g, m.scaler_d, x, y, cfg, weights, amp, check, t=min(done, 1.0), step=step)
             step += 1; n += 1
-            for k, v in logs.items(): sums[k] = sums.get(k, 0.) + v
+            for k, v in logs.items(): sums[k] = sums.get(k, 0.) + v; cnt[k] = cnt.get(k, 0) + 1
             if show: mb.child.comment = ' '.join(f'{k} {v:.3f}' for k, v in logs.items() if k.startswith('loss'))
         if world > 1:                                           # mean of the step losses over the processes
             keys = sorted(sums); t = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=device)
             dist.all_reduce(t); sums = dict(zip(keys, (t / world).tolist()))
         cm = evaluate(G, val_dl, amp=amp, distributed=world > 1)
         lrs = {'lr_g': opt_g.param_groups[0]['lr'], **({'lr_d': opt_d.param_groups[0]['lr']} if opt_d else {})}
+        sums = {k: v * n / cnt[k] for k, v in sums.items()}    # _history_row divides by n: each key by its own count
         row = _history_row(epoch + 1, step, sums, n, cm, names, attention_gammas({'G': G, 'D': D}), time.time() - t0, lrs)
         history.append(row)
         f1 = row['val_f1'] if math.isfinite(row['val_f1']) else -math.inf
@@ -281,7 +285,8 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
 def _draw_history(fig, h:pd.DataFrame):
     "Draw the history panels on an empty matplotlib Figure."
     gam = [c for c in h.columns if c.startswith('gamma_')]
-    axs = fig.subplots(1, 3 if gam else 2)
+    game = [c for c in ('d_acc_real', 'd_acc_fake', 'adv_share') if c in h]
+    axs = fig.subplots(1, 2 + bool(gam) + bool(game))
     for c in ('loss_pix', 'loss_g', 'loss_d'):
         if c in h: axs[0].plot(h.epoch, h[c], marker='.', label=c)
     axs[0].set_title('training losses', fontsize=9)
@@ -290,6 +295,11 @@ def _draw_history(fig, h:pd.DataFrame):
     axs[1].set_title('validation (macro)', fontsize=9); axs[1].set_ylim(0, 1)
     for c in gam: axs[2].plot(h.epoch, h[c], marker='.', label=c[6:])
     if gam: axs[2].set_title('attention gamma', fontsize=9)
+    if game:                                  # the game: D's accuracy on real / generated pairs, G's adversarial share
+        ax = axs[-1]
+        for c, lab in (('d_acc_real', 'D right on real'), ('d_acc_fake', 'D right on fake'), ('adv_share', 'adv. share of G grad')):
+            if c in h: ax.plot(h.epoch, h[c], marker='.', label=lab)
+        ax.axhline(0.5, color='grey', lw=0.6, ls=':'); ax.set_ylim(-0.02, 1.02); ax.set_title('the game', fontsize=9)
     for ax in axs:
         ax.set_xlabel('epoch', fontsize=8); ax.tick_params(labelsize=7)
         if ax.lines: ax.legend(fontsize=7)
@@ -318,6 +328,7 @@ def time_step(cfg:TrainConfig, reps:int=2, warmup:bool=True)->float:
     m = build_models(cfg, dev, amp)                                     # the networks and optimisers `fit` trains
     K, B, S = cfg.generator.n_classes, cfg.batch_size, cfg.crop
     x, y = torch.rand(B, 3, S, S, device=dev), torch.randint(0, K, (B, S, S), device=dev)   # (B, 3, S, S), (B, S, S)
+    if channels_last(cfg, dev): x = x.contiguous(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     ts = []
     for i in range(reps + warmup):                                      # the first step warms up

@@ -59,11 +59,15 @@ class SpectralNorm(nn.Module):
 
     def forward(self, weight:Tensor)->Tensor:
         W = weight_to_matrix(weight, self.dim)  # (h, w)
-        if self.training: self._update(W, self.n_power_iterations)
-        # clone: a second forward (D(real), then D(fake)) must not overwrite what the first saved for backward
-        u, v = self.u.clone(), self.v.clone()
-        sigma = torch.dot(u, W @ v)  # scalar; gradient flows through W only
-        return weight / sigma
+        # sigma in fp32 always: under bf16/fp16 autocast `W @ v` would come out in low precision, mixing dtypes with the
+        # fp32 buffers in `torch.dot` (an error) and losing the precision the power iteration needs
+        with torch.autocast(W.device.type, enabled=False):
+            W = W.float()
+            if self.training: self._update(W, self.n_power_iterations)
+            # clone: a second forward (D(real), then D(fake)) must not overwrite what the first saved for backward
+            u, v = self.u.clone(), self.v.clone()
+            sigma = torch.dot(u, W @ v)  # scalar; gradient flows through W only
+        return weight / sigma.to(weight.dtype)
 
     def right_inverse(self, value:Tensor)->Tensor: return value
 

@@ -16,14 +16,15 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from .core import SaganSegError, config_to_dict, config_from_dict, eval_mode
 from .data import SegFolder
 from .generator import Generator, GeneratorConfig
+from .attention import SelfAttention2d
 from .discriminator import Discriminator, DiscriminatorConfig
 from .losses import d_hinge_loss, g_adv_loss, pixel_loss, generator_loss
 from .metrics import confusion_matrix
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'ConfigError', 'TrainConfig', 'pick_device', 'amp_dtype', 'autocast', 'derive_seed',
-           'SeededItems', 'EpochBatches', 'shard_batches', 'unwrap', 'pad_to_multiple', 'evaluate', 'build_data',
-           'attention_gammas', 'Models', 'build_models', 'train_step', 'lr_factor']
+__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'LAYOUTS', 'ConfigError', 'TrainConfig', 'pick_device', 'amp_dtype', 'autocast',
+           'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches', 'unwrap', 'pad_to_multiple', 'evaluate',
+           'build_data', 'attention_gammas', 'channels_last', 'Models', 'build_models', 'train_step', 'lr_factor']
 
 # %% ../nbs/11_training.ipynb #7c317f0c
 class ConfigError(SaganSegError):
@@ -32,6 +33,7 @@ class ConfigError(SaganSegError):
 # %% ../nbs/11_training.ipynb #813c0019
 AMP_MODES = ('auto', 'bf16', 'fp16', 'none')
 LR_SCHEDULES = ('constant', 'cosine')
+LAYOUTS = ('auto', 'channels_last', 'contiguous')
 
 @dataclass
 class TrainConfig:
@@ -54,6 +56,11 @@ class TrainConfig:
     lr_schedule:str='constant'  # 'constant', or 'cosine': both learning rates decay to lr_final x their value by the last step (or the end of max_minutes)
     lr_final:float=0.02  # the cosine schedule's last learning rate, as a fraction of lr_g / lr_d
     n_disc:int=1  # discriminator updates per generator update
+    r1_gamma:float=0.0  # R1 penalty weight: gamma/2 * E|grad D(real pair)|^2 added to D's loss (0 = off)
+    r1_every:int=4  # lazy R1: the penalty (scaled by this) on every k-th discriminator update only
+    d_noise:float=0.0  # instance noise: sigma of Gaussian noise on both class maps D sees, decaying linearly to 0 over the run
+    adv_warmup:float=0.0  # share of the run over which lambda_adv ramps linearly up from 0
+    layout:str='auto'  # memory format of networks and batches: 'auto' (channels_last on the CPU), 'channels_last', 'contiguous'
     ce:bool=True  # class-weighted cross-entropy in the pixel loss
     dice:bool=True  # soft Dice in the pixel loss
     class_weights:str|list[float]='auto'  # 'auto' (from pixel frequencies), 'none', or K numbers
@@ -101,6 +108,11 @@ class TrainConfig:
         for k in ('lr_g', 'lr_d'): need(getattr(self, k) > 0, f'{k} must be positive, got {getattr(self, k)!r}')
         need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f'betas must be two numbers in [0, 1), got {self.betas!r}')
         need(isinstance(self.n_disc, int) and self.n_disc >= 1, f'n_disc must be a positive integer, got {self.n_disc!r}')
+        need(self.r1_gamma >= 0, f'r1_gamma must be >= 0, got {self.r1_gamma!r}')
+        need(isinstance(self.r1_every, int) and self.r1_every >= 1, f'r1_every must be a positive integer, got {self.r1_every!r}')
+        need(self.d_noise >= 0, f'd_noise must be >= 0, got {self.d_noise!r}')
+        need(0 <= self.adv_warmup <= 1, f'adv_warmup must be between 0 and 1, got {self.adv_warmup!r}')
+        need(self.layout in LAYOUTS, f'layout must be one of {LAYOUTS}, got {self.layout!r}')
         need(self.lambda_adv >= 0, f'lambda_adv must be >= 0, got {self.lambda_adv!r}')
         need(self.ce or self.dice, 'the pixel loss needs ce or dice (or both)')
         cw = self.class_weights
@@ -153,7 +165,9 @@ def amp_dtype(amp:str, device:torch.device)->torch.dtype|None:
     if amp == 'none': return None
     if device.type != 'cuda':
         if amp == 'auto': return None
-        raise ConfigError(f"amp={amp!r} needs a CUDA device (on {device.type} low precision is slow or unsupported); use amp='none'")
+        if amp == 'bf16' and device.type == 'cpu': return torch.bfloat16    # fast only on CPUs with native bf16: measure
+        raise ConfigError(f"amp={amp!r} needs a CUDA device (on {device.type} it is slow or unsupported); use amp='none'"
+                          + (" or 'bf16'" if device.type == 'cpu' else ''))
     if amp == 'auto': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if amp == 'bf16' else torch.float16
 
@@ -270,6 +284,10 @@ def attention_gammas(models:dict[str, nn.Module])->dict[str, float]:
     return out
 
 # %% ../nbs/11_training.ipynb #b1a00009
+def channels_last(cfg:TrainConfig, device:torch.device)->bool:
+    "Whether networks and batches use the channels_last memory format (`cfg.layout`; 'auto' = on the CPU)."
+    return cfg.layout == 'channels_last' or (cfg.layout == 'auto' and device.type == 'cpu')
+
 class Models(NamedTuple):
     "What `build_models` returns; unpacks into `train_step`'s first six arguments."
     G: nn.Module; D: nn.Module|None; opt_g: torch.optim.Optimizer; opt_d: torch.optim.Optimizer|None
@@ -280,6 +298,9 @@ def build_models(cfg:TrainConfig, device:torch.device, amp:torch.dtype|None=None
     torch.manual_seed(cfg.seed)
     G = Generator(cfg.generator).to(device)
     D = Discriminator(cfg.discriminator).to(device) if cfg.use_gan else None
+    if channels_last(cfg, device):                                # NHWC: 1.17-1.19x per step on this CPU (benchmarks/precision.py)
+        G = G.to(memory_format=torch.channels_last)
+        if D is not None: D = D.to(memory_format=torch.channels_last)
     betas = tuple(float(b) for b in cfg.betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas) if D is not None else None
@@ -288,29 +309,54 @@ def build_models(cfg:TrainConfig, device:torch.device, amp:torch.dtype|None=None
                   torch.amp.GradScaler(device.type, enabled=fp16 and D is not None))
 
 # %% ../nbs/11_training.ipynb #59dfb5c4
+def _r1(D:nn.Module, x:Tensor, real:Tensor)->Tensor:
+    "Mean over the batch of |grad D(x, real)|^2 with respect to D's inputs (the class map, and the image when D sees it)."
+    real = real.detach().requires_grad_(True)                         # (B, K, H, W)
+    xi = x.detach().requires_grad_(True) if unwrap(D).cfg.condition_on_image else x
+    layers = [m for m in unwrap(D).modules() if isinstance(m, SelfAttention2d)]
+    was = [m.efficient for m in layers]
+    for m in layers: m.efficient = False          # SDPA's CPU kernels have no double backward: the naive path, same output
+    try: s = D(xi, real).float().sum()
+    finally:
+        for m, w in zip(layers, was): m.efficient = w
+    ins = [real] + ([xi] if xi.requires_grad else [])
+    gs = torch.autograd.grad(s, ins, create_graph=True)                # the graph stays: the penalty is trained through
+    return sum(g.pow(2).flatten(1).sum(1) for g in gs).mean()
+
 def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
                x:Tensor, # (B, 3, H, W) images
                y:Tensor, # (B, H, W) masks
                cfg:TrainConfig, class_weights:Tensor|None, amp:torch.dtype|None,
                check=lambda name, value: None, # called with each loss before its update (raises to stop)
+               t:float=0.0, # share of the run done, in [0, 1]: drives the `d_noise` decay and the `adv_warmup` ramp
+               step:int=0,  # global step: decides which discriminator updates carry the lazy R1 penalty
               )->dict[str, float]:
-    "One step of the game: `n_disc` discriminator updates, then one generator update; returns the losses."
+    "One step of the game: `n_disc` discriminator updates, then one generator update; returns the losses and the game's diagnostics."
     dev, K = x.device, cfg.generator.n_classes
     logs = {}
     with autocast(amp, dev): logits = G(x)                                      # (B, K, H, W)
     if D is not None:
         Dm = unwrap(D)
+        sigma = cfg.d_noise * max(0.0, 1.0 - t)                                  # instance noise, decaying to 0
+        noisy = (lambda m: m + sigma * torch.randn_like(m)) if sigma > 0 else (lambda m: m)
         real = Dm.real_map(y)                                                    # (B, K, H, W) softened one-hot
         fake = Dm.fake_map(logits.detach().float())                              # (B, K, H, W), no gradient to G
-        imgs, segs = torch.cat([x, x]), torch.cat([real, fake])                  # (2B, 3, H, W), (2B, K, H, W)
-        for _ in range(cfg.n_disc):
+        imgs, segs = torch.cat([x, x]), torch.cat([noisy(real), noisy(fake)])    # (2B, 3, H, W), (2B, K, H, W)
+        for i in range(cfg.n_disc):
             with autocast(amp, dev): scores = D(imgs, segs).float()            # (2B,)
             d_real, d_fake = scores.chunk(2)                                     # (B,), (B,)
             loss_d = d_hinge_loss(d_real, d_fake)
+            if cfg.r1_gamma > 0 and (step * cfg.n_disc + i) % cfg.r1_every == 0:  # lazy R1, scaled by its interval
+                r1 = _r1(D, x, segs[:x.shape[0]])
+                logs['r1'] = r1.item()
+                loss_d = loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * r1
             check('loss_d', loss_d)
             opt_d.zero_grad(set_to_none=True)
             scaler_d.scale(loss_d).backward(); scaler_d.step(opt_d); scaler_d.update()
-        logs.update(loss_d=loss_d.item(), d_real=d_real.mean().item(), d_fake=d_fake.mean().item())
+        with torch.no_grad():                                                    # the game, as a practitioner reads it
+            logs.update(loss_d=d_hinge_loss(d_real, d_fake).item(), d_real=d_real.mean().item(), d_fake=d_fake.mean().item(),
+                        d_acc_real=(d_real > 0).float().mean().item(), d_acc_fake=(d_fake < 0).float().mean().item())
+    lam = cfg.lambda_adv * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
     with autocast(amp, dev):
         pix = pixel_loss(logits, y, class_weights, cfg.ce, cfg.dice)
         adv = None
@@ -318,10 +364,18 @@ def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
             Dm.requires_grad_(False)             # plain module, frozen: no DDP reduction, no D gradients
             try: adv = g_adv_loss(Dm(x, Dm.fake_map(logits.float())).float())
             finally: Dm.requires_grad_(True)
-        loss_g = generator_loss(pix, adv, cfg.lambda_adv)
+        loss_g = generator_loss(pix, adv, lam)
     check('loss_pix', pix); check('loss_g', loss_g)
     opt_g.zero_grad(set_to_none=True)
-    scaler_g.scale(loss_g).backward(); scaler_g.step(opt_g); scaler_g.update()
+    if adv is None: scaler_g.scale(loss_g).backward()
+    else:   # the gradient at the logits, split into its pixel and adversarial parts; one backward through G, as before
+        s = scaler_g.get_scale() if scaler_g.is_enabled() else 1.0
+        g_pix, = torch.autograd.grad(pix * s, logits, retain_graph=True)        # (B, K, H, W)
+        g_adv, = torch.autograd.grad(adv * s, logits, retain_graph=True)        # (B, K, H, W)
+        n_pix, n_adv = g_pix.float().norm().item(), lam * g_adv.float().norm().item()
+        logs['adv_share'] = n_adv / (n_adv + n_pix) if n_adv + n_pix > 0 else 0.0
+        logits.backward(g_pix + lam * g_adv)
+    scaler_g.step(opt_g); scaler_g.update()
     logs.update(loss_g=loss_g.item(), loss_pix=pix.item())
     if adv is not None: logs['loss_adv'] = adv.item()
     return logs

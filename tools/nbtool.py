@@ -3,6 +3,7 @@
     python tools/nbtool.py create nbs/01_x.ipynb src.py   # new notebook from a '# %%' percent-format file
     python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), shrink, then nbdev-clean
     python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (palette PNG, JPEG q70)
+    python tools/nbtool.py run-fast nbs/18_paper.ipynb    # execute all but `#| slow` cells (they keep their outputs)
 
 `create` refuses to overwrite a notebook that git already tracks (its cell ids are part of the exported
 modules); edit tracked notebooks in place with `fastcore.nbio.read_nb`/`write_nb` instead.
@@ -75,9 +76,26 @@ def run(*nbs):
     bin_ = Path(sys.executable).parent
     subprocess.run([str(bin_/'nbdev-clean')], check=True)
 
+def run_fast(*nbs):
+    "Execute every cell but the `#| slow` ones in place, in the notebook's folder; slow cells keep their committed outputs."
+    import os
+    from execnb.shell import CaptureShell
+    from fastcore.nbio import read_nb, write_nb
+    for path in nbs:
+        path = Path(path).resolve(); nb = read_nb(path); here = os.getcwd()
+        os.chdir(path.parent)
+        try:
+            sh = CaptureShell()
+            sh.run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type == 'code' and re.search(r'^#\|\s*slow\b', c.source, re.M) is not None)
+        finally: os.chdir(here)
+        write_nb(nb, path)
+    shrink(*nbs)
+    subprocess.run([str(Path(sys.executable).parent/'nbdev-clean')], check=True)
+
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:]
     if cmd == 'create': create(args[0], args[1], force='--force' in args)
     elif cmd == 'run': run(*args)
     elif cmd == 'shrink': shrink(*args)
+    elif cmd == 'run-fast': run_fast(*args)
     else: sys.exit(__doc__)
