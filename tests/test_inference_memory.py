@@ -43,8 +43,10 @@ def test_peak_memory_does_not_grow_with_slide_height(tmp_path):
     # Both slides at least fill OpenSlide's 32 MiB tile cache (8 M RGBA pixels), a constant we do not measure here.
     short = write_pyramidal_tiff(tmp_path / 'short.tif', tiled(32, 4), mpp=0.5)        # 1024 x 8192
     tall = write_pyramidal_tiff(tmp_path / 'tall.tif', tiled(64, 4), mpp=0.5)          # 1024 x 16384: 2x the area
-    b_s, p_s, n_s = peak_rss_mib(short, tmp_path / 'o_short')
-    b_t, p_t, n_t = peak_rss_mib(tall, tmp_path / 'o_tall')
+    # the peak of one process varies by ~20 MiB between identical runs (allocator, thread start-up): take the lower
+    # of two runs of each slide, interleaved, so that noise (which only adds) does not read as growth
+    runs = [(peak_rss_mib(s, tmp_path / f'o_{name}{i}'), name) for i in range(2) for s, name in ((short, 'short'), (tall, 'tall'))]
+    (b_s, p_s, n_s), (b_t, p_t, n_t) = (min((r for r, nm in runs if nm == name), key=lambda r: r[1]) for name in ('short', 'tall'))
     assert n_t > 1.9 * n_s
     # Keeping all probabilities would add 128 MiB: the peak stays far below that (seen: +0..18 MiB, allocator noise
     # and the per-glomerulus table, which grows with the number of glomeruli, not with pixels)

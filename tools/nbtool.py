@@ -2,7 +2,7 @@
 
     python tools/nbtool.py create nbs/01_x.ipynb src.py   # new notebook from a '# %%' percent-format file
     python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), shrink, then nbdev-clean
-    python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (palette PNG, JPEG q70)
+    python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (64-colour PNG, JPEG q70)
     python tools/nbtool.py run-fast nbs/18_paper.ipynb    # execute all but `#| slow` cells (they keep their outputs)
 
 `create` refuses to overwrite a notebook that git already tracks (its cell ids are part of the exported
@@ -43,14 +43,14 @@ def create(nb_path, src_path, force=False):
     print(f'wrote {nb_path} ({len(nb.cells)} cells)')
 
 def _smaller(b64:str, kind:str)->str:
-    "An image output re-encoded smaller (PNG: 256-colour palette; JPEG: quality 70), or unchanged if that is not smaller."
+    "An image output re-encoded smaller (PNG: 64-colour palette; JPEG: quality 70), or unchanged if that is not smaller."
     import base64, io
     from PIL import Image
     raw = base64.b64decode(b64)
     im, out = Image.open(io.BytesIO(raw)), io.BytesIO()
     if kind == 'image/png':
-        if im.mode == 'P': return b64                                   # already a palette image
-        im.convert('RGB').quantize(256).save(out, 'PNG', optimize=True)
+        if im.mode == 'P' and len(im.getcolors(256) or []) <= 64: return b64   # already a small palette image
+        im.convert('RGB').quantize(64).save(out, 'PNG', optimize=True)   # plots and diagrams: 64 colours are plenty
     else: im.convert('RGB').save(out, 'JPEG', quality=70, optimize=True)
     new = base64.b64encode(out.getvalue()).decode()
     return new if len(new) < 0.9 * len(b64) else b64
