@@ -10,17 +10,9 @@ import torch
 
 
 def cpu_name() -> str:
-    """The CPU's model name, vendor family/model and the instruction sets that decide low-precision speed, from
-    /proc/cpuinfo (or what `platform` knows): e.g. 'Intel(R) Xeon(R) Processor [GenuineIntel 6/207; AVX-512, AVX512-BF16, AMX-BF16]'."""
-    try:
-        with open('/proc/cpuinfo') as f: info = f.read().split('\n\n')[0]
-    except OSError: return platform.processor() or 'unknown CPU'
-    kv = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in info.splitlines() if ':' in l))
-    flags = set(kv.get('flags', '').split())
-    isa = [name for flag, name in (('avx2', 'AVX2'), ('avx512f', 'AVX-512'), ('avx512_bf16', 'AVX512-BF16'),
-                                   ('amx_bf16', 'AMX-BF16')) if flag in flags]
-    ident = ' '.join(x for x in (kv.get('vendor_id', ''), f"{kv.get('cpu family', '?')}/{kv.get('model', '?')}") if x)
-    return f"{kv.get('model name', platform.processor() or 'unknown CPU')} [{ident}; {', '.join(isa) or 'no AVX2'}]"
+    "The CPU's model name, vendor family/model and its AVX-512/bf16/AMX instruction sets (`sagan_seg.demo.cpu_name`)."
+    from sagan_seg.demo import cpu_name as name
+    return name()
 
 
 def machine_line(threads: bool = True) -> str:

@@ -126,6 +126,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sagan_seg.demo._window_counts': ('paper.html#_window_counts', 'sagan_seg/demo.py'),
                                 'sagan_seg.demo._zoom_box': ('paper.html#_zoom_box', 'sagan_seg/demo.py'),
                                 'sagan_seg.demo.count_summary': ('paper.html#count_summary', 'sagan_seg/demo.py'),
+                                'sagan_seg.demo.cpu_name': ('paper.html#cpu_name', 'sagan_seg/demo.py'),
                                 'sagan_seg.demo.demo_config': ('paper.html#demo_config', 'sagan_seg/demo.py'),
                                 'sagan_seg.demo.headline': ('paper.html#headline', 'sagan_seg/demo.py'),
                                 'sagan_seg.demo.machine_line': ('paper.html#machine_line', 'sagan_seg/demo.py'),

@@ -26,8 +26,8 @@ from .metrics import (PAPER_RESULTS, paper_tables, tables_markdown, table_markdo
 # %% auto #0
 __all__ = ['SPLIT_OFFSETS', 'DEMO_MODEL', 'HEADLINE_KEYS', 'TARGET', 'HEADLINE_ROWS', 'TINY', 'split_seed', 'make_splits',
            'demo_config', 'score_test_split', 'predict_tile', 'prediction_figure', 'pick_queries', 'overview_figure',
-           'match_glomeruli', 'count_summary', 'slide_demo', 'machine_line', 'headline', 'write_report', 'run_demo',
-           'summary_text']
+           'match_glomeruli', 'count_summary', 'slide_demo', 'cpu_name', 'machine_line', 'headline', 'write_report',
+           'run_demo', 'summary_text']
 
 # %% ../nbs/18_paper.ipynb #ff723214
 SPLIT_OFFSETS = {'train': 1, 'val': 2, 'test': 3}
@@ -224,16 +224,20 @@ def slide_demo(model:Generator, out, seed:int=0, size=(1024, 1536), tile:int=256
     return dict(truth=truth, prediction=res, matched=m, summary=count_summary(m), paths=res['paths'])
 
 # %% ../nbs/18_paper.ipynb #8b6e8858
-def machine_line()->str:
-    "CPU model with vendor family/model and the instruction sets that decide low-precision speed, cores, torch and Python versions, for reports."
-    cpu = platform.processor() or 'unknown CPU'
+def cpu_name()->str:
+    "The CPU's model name with vendor, family/model and the instruction sets that decide low-precision speed (from /proc/cpuinfo)."
     try:
         with open('/proc/cpuinfo') as f: info = f.read().split('\n\n')[0]
-        kv = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in info.splitlines() if ':' in l))
-        flags = set(kv.get('flags', '').split())
-        isa = [n for f_, n in (('avx2', 'AVX2'), ('avx512f', 'AVX-512'), ('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16')) if f_ in flags]
-        cpu = f"{kv.get('model name', cpu)} [{kv.get('vendor_id', '?')} {kv.get('cpu family', '?')}/{kv.get('model', '?')}; {', '.join(isa) or 'no AVX2'}]"
-    except OSError: pass
+    except OSError: return platform.processor() or 'unknown CPU'
+    kv = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in info.splitlines() if ':' in l))
+    flags = set(kv.get('flags', '').split())
+    isa = [n for f_, n in (('avx2', 'AVX2'), ('avx512f', 'AVX-512'), ('avx512_bf16', 'AVX512-BF16'), ('amx_bf16', 'AMX-BF16')) if f_ in flags]
+    return (f"{kv.get('model name', platform.processor() or 'unknown CPU')} "
+            f"[{kv.get('vendor_id', '?')} {kv.get('cpu family', '?')}/{kv.get('model', '?')}; {', '.join(isa) or 'no AVX2'}]")
+
+def machine_line()->str:
+    "CPU (`cpu_name`), cores, torch and Python versions, for reports."
+    cpu = cpu_name()
     return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}'
 
 HEADLINE_KEYS = ('macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'f1_glomeruli', 'f1_background', 'accuracy', 'iou')
