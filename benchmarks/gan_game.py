@@ -1,9 +1,11 @@
 """Which change keeps the discriminator from winning outright? Candidates on the same seeds, chosen on validation.
 
-    .venv/bin/python benchmarks/gan_game.py --steps 500 --seeds 0 1 2            # ~40 min on 2 CPU cores
+    .venv/bin/python benchmarks/gan_game.py --candidates baseline straight-through r1 instance-noise crop128 crop128+r1
+                                                   # 800 steps x seeds 0 1: ~70 min on 2 CPU cores, one run at a time
     .venv/bin/python benchmarks/gan_game.py --candidates baseline r1 --seeds 0   # a subset
 
-Every candidate trains the demo's SAGAN (`sagan_seg.demo.demo_config`) for the same number of steps on the same
+Every candidate trains the demo's SAGAN (`sagan_seg.demo.demo_config`, with R1 off as it was before this benchmark
+chose it: `BASE`) for the same number of steps on the same
 synthetic train/val data with the same seeds. Reported per candidate (mean over seeds): the game's diagnostics over
 the last third of the run -- D's accuracy on real and on generated pairs, its mean scores (hinge margins), the
 adversarial share of the generator's gradient at its logits -- the attention gates at the end, and the best
@@ -13,6 +15,7 @@ import argparse, json, sys, time
 from pathlib import Path
 import pandas as pd
 
+BASE = dict(r1_gamma=0.0)          # every candidate starts from the demo as it was before this benchmark chose R1
 CANDIDATES = {
     'baseline': {},                                                   # the demo as it was: lr_d = 2 lr_g, softmax fakes
     'lr_d=lr_g': dict(lr_d=1e-3),                                     # no TTUR head start for D
@@ -27,35 +30,28 @@ CANDIDATES = {
 DIAG = ['d_acc_real', 'd_acc_fake', 'd_real', 'd_fake', 'loss_d', 'adv_share']
 
 def summarise(hist:pd.DataFrame)->dict:
-    "Diagnostics over the last third of the epochs, gammas at the end, validation F1 at the best epoch."
-    tail = hist.iloc[len(hist) - max(1, len(hist) // 3):]
+    "The game over the last third of the epochs and the gammas at the end (`ablation.game_summary`), validation F1 at the best epoch."
+    from sagan_seg.ablation import game_summary
     best = hist.loc[hist.val_f1.idxmax()]
-    out = {k: float(tail[k].mean()) for k in DIAG if k in tail}
-    out.update({c: float(hist[c].iloc[-1]) for c in hist.columns if c.startswith('gamma_G')})
+    out = {**game_summary(hist), 'loss_d': float(hist.loss_d.iloc[len(hist) - max(1, len(hist) // 3):].mean())}
     out.update(best_epoch=int(best.epoch), val_f1=float(best.val_f1), val_f1_podocyte=float(best['val_f1_podocyte']),
                val_f1_non_podocyte=float(best['val_f1_non-podocyte']), steps=int(hist.step.iloc[-1]),
                seconds=float(hist.seconds.sum()))
     return out
 
 def knockout(run, val)->dict:
-    "Validation macro / podocyte / non-podocyte F1 of the run's best.pt with every generator attention gate set to 0."
-    import torch
+    "Validation macro / podocyte / non-podocyte F1 of the run's best.pt with every attention gate at 0 (`ablation.knockout`)."
+    from sagan_seg.ablation import knockout as ko
     from sagan_seg.checkpoints import load_generator
-    from sagan_seg.training import evaluate
     from sagan_seg.data import SegFolder
-    from sagan_seg.demo import headline
-    g = load_generator(Path(run)/'best.pt')
-    if not g.attention_layers(): return {}
-    with torch.no_grad():
-        for layer in g.attention_layers().values(): layer.gamma.zero_()
-    h = headline(evaluate(g, SegFolder(val, mode='full', augment=False)))
-    return dict(ko_val_f1=h['macro_f1'], ko_val_f1_podocyte=h['f1_podocyte'], ko_val_f1_non_podocyte=h['f1_non_podocyte'])
+    k = ko(load_generator(Path(run)/'best.pt'), SegFolder(val, mode='full', augment=False))
+    return {key.replace('ko_macro_f1', 'ko_val_f1').replace('ko_f1_', 'ko_val_f1_'): v for key, v in k.items()}
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--candidates', nargs='+', default=list(CANDIDATES), choices=list(CANDIDATES))
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--steps', type=int, default=500, help='generator steps per run (10 epochs)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    p.add_argument('--steps', type=int, default=800, help='generator steps per run (10 epochs)')
     p.add_argument('--crop', type=int, default=None, help='training crop (default: the demo\'s)')
     p.add_argument('--batch-size', type=int, default=None)
     p.add_argument('--runs', default='runs/gan_game')
@@ -74,7 +70,7 @@ def main(argv=None):
     t0, load0 = time.time(), load_avg()
     for seed in (a.seeds if not a.report_only else []):
         for name in a.candidates:
-            c = dict(CANDIDATES[name]); gen, disc = c.pop('gen', {}), c.pop('disc', {})
+            c = {**BASE, **CANDIDATES[name]}; gen, disc = c.pop('gen', {}), c.pop('disc', {})
             if a.crop: c['crop'] = a.crop
             if a.batch_size: c['batch_size'] = a.batch_size
             cfg = demo_config(splits['train'], splits['val'], runs/name/f'seed{seed}', seed, gen, disc, progress=False,

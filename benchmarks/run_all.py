@@ -23,7 +23,7 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
     'training': ('training.py', [], "training throughput of a full SAGAN step at the demo's tile size, FLOP rate vs matmul"),
     'inference': ('inference.py', [], 'whole-slide inference: megapixels/s vs the bare model, tiling overhead, peak memory'),
     'precision': ('precision.py', [], 'training step: fp32 vs bf16 autocast, contiguous vs channels_last; bf16 numerics'),
-    'gan_game': ('gan_game.py', [], 'the adversarial game per candidate fix: D accuracy, margins, adversarial share, validation F1'),
+    'gan_game': ('gan_game.py', ['--candidates', 'baseline', 'straight-through', 'r1', 'instance-noise', 'crop128', 'crop128+r1'], 'the adversarial game per candidate fix: D accuracy, margins, adversarial share, validation F1'),
     'ablation': ('ablation.py', [], 'U-Net / + attention / SAGAN / mask-only D at equal wall time: test F1, mean ± sd over seeds'),
     'ablation_steps': ('ablation.py', ['--steps-per-run', '800', '--runs', 'runs/ablation_steps',
                                        '--out', str(HERE / 'results' / 'ablation_steps.md')],
