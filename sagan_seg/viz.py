@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_viz.ipynb #a5a44e6d
 from __future__ import annotations
-import io, math
+import importlib.util, io, math
 from dataclasses import dataclass
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import matplotlib, ipywidgets as widgets
@@ -14,11 +14,11 @@ from .blocks import check_size
 from .glomeruli import GLOMERULAR, glomerulus_labels, region_of, rim_band
 
 # %% auto #0
-__all__ = ['POINT_COLOURS', 'AttentionVizError', 'layer_grid', 'key_grid', 'query_index', 'attention_row_map', 'upsample_map',
-           'cell_fraction', 'attention_mass_inside', 'image_tensor', 'AttentionResult', 'run_attention', 'layer_gammas',
-           'resolve_class_map', 'mark_point', 'overlay_attention', 'plot_gammas', 'attention_figure',
-           'attention_mass_table', 'summarize_attention_mass', 'nucleus_like', 'AttentionExplorer',
-           'attention_explorer']
+__all__ = ['POINT_COLOURS', 'EXPLORER_PX', 'EXPLORER_DPI', 'HINT_NO_CLICKS', 'AttentionVizError', 'layer_grid', 'key_grid',
+           'query_index', 'attention_row_map', 'upsample_map', 'cell_fraction', 'attention_mass_inside', 'image_tensor',
+           'AttentionResult', 'run_attention', 'layer_gammas', 'resolve_class_map', 'mark_point', 'overlay_attention',
+           'plot_gammas', 'attention_figure', 'attention_mass_table', 'summarize_attention_mass', 'nucleus_like',
+           'ipympl_available', 'AttentionExplorer', 'attention_explorer']
 
 # %% ../nbs/17_viz.ipynb #04dda572
 class AttentionVizError(SaganSegError, ValueError):
@@ -297,6 +297,15 @@ def nucleus_like(image, # (H, W, 3) tile (see `image_tensor`)
     return nuc | ((mask == 0) & (grey <= np.median(grey[nuc])))
 
 # %% ../nbs/17_viz.ipynb #4454b91c
+EXPLORER_PX = (720, 270)   # (width, height) of the explorer's figure in screen pixels: drawn at the size it is shown
+EXPLORER_DPI = 100         # 8-pt titles are 11 px
+HINT_NO_CLICKS = ('<small>Clicks on the image need <b>ipympl</b>: <code>pip install ipympl</code> (<code>make setup</code> '
+                  'installs it), then restart the kernel. Until then the sliders move the query.</small>')
+
+def ipympl_available() -> bool:
+    "Is ipympl (the widget canvas of matplotlib, which sends clicks to the kernel) installed?"
+    return importlib.util.find_spec('ipympl') is not None
+
 class AttentionExplorer:
     "Interactive attention viewer: choose tile, layer, query pixel and opacity; see the map and the query's predicted class."
     def __init__(self, model, # a `Generator`
@@ -305,7 +314,8 @@ class AttentionExplorer:
                  point:tuple=None, # initial query (y, x) (default: the tile's centre)
                  alpha:float=0.55, # initial opacity of the map
                  grow:int=4, # dilation of the own-glomerulus region (px)
-                 class_map=None):
+                 class_map=None, # class names and colours (default: the model's)
+                 interactive:bool=None): # clicks through an ipympl canvas; default: when ipympl is installed
         if not len(tiles): raise AttentionVizError('the explorer needs at least one tile')
         self.model, self.tiles, self.grow, self.class_map = model, list(tiles), grow, resolve_class_map(model, class_map)
         self.names, self._results, self._labels, self._hold = self.class_map.names, {}, {}, 0
@@ -321,31 +331,41 @@ class AttentionExplorer:
         self.x_w = widgets.IntSlider(value=x, min=0, max=W - 1, description='query x', **sl)
         self.alpha_w = widgets.FloatSlider(value=alpha, min=0, max=1, step=0.05, description='opacity', **sl)
         self.info_w = widgets.HTML()
-        self.fig = self._new_figure()
+        if interactive and not ipympl_available(): raise AttentionVizError('interactive=True needs ipympl: pip install ipympl')
+        self.interactive = ipympl_available() if interactive is None else bool(interactive)
+        self.fig = self._new_figure(self.interactive)
         self.ax_img, self.ax_map, self.ax_pred = self.fig.subplots(1, 3)
-        self.interactive = isinstance(self.fig.canvas, widgets.DOMWidget)      # ipympl: the canvas is a widget that takes clicks
-        self.view_w = self.fig.canvas if self.interactive else widgets.Image(format='png')
+        self.view_w = self.fig.canvas if self.interactive else widgets.Image(format='png', layout=widgets.Layout(   # shown at its pixel size
+            width=f'{EXPLORER_PX[0]}px', height=f'{EXPLORER_PX[1]}px', flex='0 0 auto'))
+        self.hint_w = widgets.HTML('<small>Click the image to move the query.</small>' if self.interactive else HINT_NO_CLICKS)
         self.fig.canvas.mpl_connect('button_press_event', self._on_press)
         self.tile_w.observe(self._on_tile, 'value')
         for w in (self.layer_w, self.y_w, self.x_w, self.alpha_w): w.observe(self._on_change, 'value')
         self.widget = widgets.VBox([widgets.HBox([self.tile_w, self.layer_w, self.alpha_w]),
-                                    widgets.HBox([self.y_w, self.x_w]), self.view_w, self.info_w])
+                                    widgets.HBox([self.y_w, self.x_w]), self.view_w, self.info_w, self.hint_w])
         self.redraw()
 
     @staticmethod
-    def _new_figure():
-        if 'ipympl' in matplotlib.get_backend().lower() or matplotlib.get_backend() == 'widget':
-            import matplotlib.pyplot as plt
-            with plt.ioff(): return plt.figure(figsize=(7.5, 2.8), dpi=72, layout='constrained')
-        return Figure(figsize=(7.5, 2.8), dpi=72, layout='constrained')
+    def _new_figure(interactive:bool) -> Figure:
+        "The explorer's figure: on an ipympl canvas (a widget that sends clicks) or on the default Agg canvas."
+        fig = Figure(figsize=tuple(v / EXPLORER_DPI for v in EXPLORER_PX), dpi=EXPLORER_DPI, layout='constrained')
+        if interactive:     # not through pyplot: ours alone, whatever the backend; no "Figure 1" header, footer, toolbar, resizing
+            from ipympl.backend_nbagg import Canvas, FigureManager
+            canvas = Canvas(fig); FigureManager(canvas, 0)
+            canvas.header_visible = canvas.footer_visible = canvas.toolbar_visible = canvas.resizable = canvas.capture_scroll = False
+        return fig
+
+    def png(self) -> bytes:
+        "The current picture as PNG bytes, at the figure's size in pixels."
+        with matplotlib.rc_context({'savefig.bbox': 'standard'}): self.fig.savefig(buf := io.BytesIO(), format='png', dpi=self.fig.dpi)
+        return buf.getvalue()
 
     def result(self, i:int) -> AttentionResult:
         "The generator's output on tile `i` (computed once)."
         if i not in self._results: self._results[i] = run_attention(self.model, self.tiles[i][0])
         return self._results[i]
 
-    def _on_change(self, change):
-        if not self._hold: self.redraw()
+    def _on_change(self, change): self._hold or self.redraw()
 
     def _on_tile(self, change):
         res = self.result(change['new']); (H, W) = res.hw
@@ -402,8 +422,7 @@ class AttentionExplorer:
         for ax in (self.ax_map, self.ax_pred): ax.set_xticks([]); ax.set_yticks([])
         self.info_w.value = self.describe()
         if self.interactive: self.fig.canvas.draw_idle()
-        else:
-            buf = io.BytesIO(); self.fig.savefig(buf, format='png'); self.view_w.value = buf.getvalue()
+        else: self.view_w.value = self.png()
 
     def describe(self) -> str:
         "The state in one line."
@@ -421,7 +440,7 @@ def attention_explorer(model, # a `Generator`
                        image=None, # the first tile (see `image_tensor`)
                        mask:np.ndarray=None, # its true mask (H, W), optional
                        images:list=None, # more tiles: images, or (image, mask) pairs
-                       **kwargs, # passed to `AttentionExplorer` (layer, point, alpha, grow, class_map)
+                       **kwargs, # passed to `AttentionExplorer` (layer, point, alpha, grow, class_map, interactive)
                       ) -> AttentionExplorer:
     "Interactive attention explorer on one or more tiles; display it in Jupyter, or drive it from code."
     tiles = [] if image is None else [(image, mask)]

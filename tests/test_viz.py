@@ -3,7 +3,8 @@ import numpy as np, pytest, torch
 from sagan_seg.core import SaganSegError
 from sagan_seg.synth import synth_tile
 from sagan_seg.generator import Generator, GeneratorConfig
-from sagan_seg.viz import AttentionVizError, attention_explorer, attention_figure, run_attention
+from sagan_seg import viz
+from sagan_seg.viz import AttentionVizError, EXPLORER_PX, attention_explorer, attention_figure, ipympl_available, run_attention
 
 @pytest.fixture(scope='module')
 def gen():
@@ -38,7 +39,31 @@ def test_clear_errors(gen, tile, call, msg):
     assert isinstance(e.value, SaganSegError)            # the CLI turns these into one-line messages
 
 def test_explorer_headless(gen, tile):
-    ex = attention_explorer(gen, *tile)
+    ex = attention_explorer(gen, *tile, interactive=False)   # a PNG in an Image widget, as without ipympl
     ex.set_query(20, 30); ex.layer_w.value = 'bottleneck'
     assert ex.state['point'] == (20, 30) and ex.state['key_grid'] == (2, 2)
-    assert ex.view_w.value[:4] == b'\x89PNG'
+    assert bytes(ex.view_w.value)[:4] == b'\x89PNG' and abs(len(ex.view_w.value) - len(ex.png())) < 2000
+    assert (ex.view_w.layout.width, ex.view_w.layout.height) == tuple(f'{v}px' for v in EXPLORER_PX)
+    assert 'pip install ipympl' in ex.hint_w.value
+
+def test_explorer_ipympl_click(gen, tile):
+    "With ipympl the canvas is the widget: no header/footer/toolbar/resize, and a browser click message moves the query."
+    pytest.importorskip('ipympl')
+    assert ipympl_available()
+    ex = attention_explorer(gen, *tile)
+    cv = ex.fig.canvas
+    assert ex.interactive and ex.view_w is cv and tuple(ex.fig.bbox.size) == EXPLORER_PX
+    assert (cv.header_visible, cv.footer_visible, cv.toolbar_visible, cv.resizable) == (False, False, False, False)
+    xd, yd = ex.ax_pred.transData.transform((50, 12))         # tile pixel (y=12, x=50) on the predicted-mask panel
+    cv._handle_message(cv, dict(type='button_press', x=xd, y=ex.fig.bbox.height - yd, button=0, buttons=1,
+                                modifiers=[], guiEvent={}), [])
+    assert ex.state['point'] == (12, 50) and (ex.y_w.value, ex.x_w.value) == (12, 50)
+    before = ex.png(); ex.alpha_w.value = 0.1
+    assert ex.png() != before
+
+def test_explorer_without_ipympl(gen, tile, monkeypatch):
+    "Where ipympl is missing the explorer falls back to the PNG view, and asking for clicks says what to install."
+    monkeypatch.setattr(viz, 'ipympl_available', lambda: False)
+    ex = attention_explorer(gen, *tile)
+    assert not ex.interactive and ex.view_w.value[:4] == b'\x89PNG'
+    with pytest.raises(AttentionVizError, match='pip install ipympl'): attention_explorer(gen, *tile, interactive=True)

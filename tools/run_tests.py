@@ -5,7 +5,7 @@
 1. guards: `nbdev-export` and `nbdev-clean` change nothing (notebooks and library in sync, notebooks clean),
    README.md is current with nbs/index.ipynb;
 2. every notebook's tests (`nbdev-test`, one notebook per process, 2 at a time), each notebook counting as one test;
-3. pytest's `tests/`, each test counting as one.
+3. pytest's `tests/`, each test counting as one (skipped tests are listed, not counted).
 Exit status is non-zero when anything failed.
 """
 import argparse, hashlib, os, subprocess, sys, time, xml.etree.ElementTree as ET
@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 results = []  # (name, ok, seconds, detail)
+skipped = []  # names of skipped tests, with the reason
 
 def record(name, ok, t0, detail=''):
     results.append((name, ok, time.time()-t0, detail))
@@ -65,7 +66,9 @@ def pytests():
         return record('pytest tests/', False, t0, f'pytest exited {r.returncode} without results')
     for case in ET.parse(xml).getroot().iter('testcase'):
         bad = case.find('failure') if case.find('failure') is not None else case.find('error')
-        if case.find('skipped') is not None: continue
+        if case.find('skipped') is not None:       # reported, not counted (e.g. the browser test without a Chromium)
+            skipped.append(f"pytest: {case.get('classname')}::{case.get('name')} ({(case.find('skipped').get('message') or '')[:200]})")
+            continue
         results.append((f"pytest: {case.get('classname')}::{case.get('name')}", bad is None, float(case.get('time', 0)),
                         '' if bad is None else (bad.get('message') or '')[:500]))
     xml.unlink()
@@ -83,6 +86,7 @@ if __name__ == '__main__':
     failed = [r for r in results if not r[1]]
     print(f'\n{len(results)} tests in {time.time()-t_start:.0f}s; slowest:')
     for name, ok, s, _ in sorted(results, key=lambda r: -r[2])[:5]: print(f'  {s:6.1f}s {name}')
+    for name in skipped: print(f'SKIPPED {name}')
     for name, *_ in failed: print(f'FAILED {name}')
     print(f'{len(results)-len(failed)} passed, {len(failed)} failed')
     sys.exit(1 if failed else 0)
