@@ -9,10 +9,14 @@ import pandas as pd
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+import shapely
+from shapely.geometry import MultiPolygon
+from .core import ClassMap, DEFAULT_CLASS_MAP
+from .annotations import trace_mask
 
 # %% auto #0
 __all__ = ['GLOMERULAR', 'GlomerulusCounter', 'quantify_glomeruli', 'dilate', 'label_components', 'glomerulus_labels',
-           'region_of', 'rim_band', 'own_glomerulus', 'class_areas', 'glomeruli_summary']
+           'region_of', 'rim_band', 'own_glomerulus', 'class_areas', 'glomeruli_summary', 'label_objects']
 
 # %% ../nbs/15_glomeruli.ipynb #f17d5e91
 def _seam_pairs(a:np.ndarray, b:np.ndarray, diagonal:bool, la=None, lb=None) -> np.ndarray:
@@ -128,15 +132,18 @@ class GlomerulusCounter:
         self.nuc = np.column_stack([nuclei[nuc_open, :2], obj_index[nuclei[nuc_open, 2]]])
         self.last = band[-1].copy(), last_obj, last_nuc
 
-    def result(self, mpp:float|None=None) -> pd.DataFrame:
-        "One row per glomerulus, top to bottom; `attrs['unassigned']` counts the nuclei outside every glomerulus."
+    def result(self, mpp:float|None=None,
+               downsample:float=1.0) -> pd.DataFrame:  # level-0 px per label px: centre and box in level-0 px
+        """One row per glomerulus, top to bottom; `attrs['unassigned']` counts the nuclei outside every glomerulus.
+        Centre (y, x) and box (y0, x0, y1, x1) are in level-0 pixels (the label pixels times `downsample`); `area_px` in label pixels."""
         obj = self.obj.copy()                                            # everything still open ends here
         self._count(obj, self.nuc)
         rows, un = self._close(obj)
         g, un = np.vstack([np.zeros((0, len(_COLS)))] + self.done + [rows]), self.unassigned + un
         area, pod = g[:, 0], g[:, 8]
         um2 = mpp ** 2 if mpp else np.nan
-        df = pd.DataFrame(dict(y=g[:, 2] / area, x=g[:, 3] / area, y0=g[:, 4], x0=g[:, 5], y1=g[:, 6], x1=g[:, 7],
+        d = downsample
+        df = pd.DataFrame(dict(y=g[:, 2] / area * d, x=g[:, 3] / area * d, y0=g[:, 4] * d, x0=g[:, 5] * d, y1=g[:, 6] * d, x1=g[:, 7] * d,
                                area_px=area, area_um2=area * um2, podocytes=pod, non_podocytes=g[:, 9],
                                podocytes_per_10k_px=pod / area * 1e4, podocytes_per_10k_um2=pod / (area * um2) * 1e4))
         df = df.astype({c: np.int64 for c in ('y0', 'x0', 'y1', 'x1', 'area_px', 'podocytes', 'non_podocytes')})
@@ -148,14 +155,15 @@ class GlomerulusCounter:
 def quantify_glomeruli(labels:np.ndarray,       # (H, W) class indices
                        mpp:float|None=None,     # µm per px of `labels`, for areas in µm²
                        band:int|None=None,      # rows per update (None: all at once)
-                       connectivity:int=2, min_glomerulus_px:int=64, min_nucleus_px:int=1) -> pd.DataFrame:
+                       connectivity:int=2, min_glomerulus_px:int=64, min_nucleus_px:int=1,
+                       downsample:float=1.0) -> pd.DataFrame:  # level-0 px per label px (the table's coordinates are level 0)
     "Per-glomerulus area and podocyte / non-podocyte nucleus counts of a label image held in memory."
     labels = np.asarray(labels)
     q = GlomerulusCounter(labels.shape[1], connectivity=connectivity, min_glomerulus_px=min_glomerulus_px,
                           min_nucleus_px=min_nucleus_px)
     step = band or max(len(labels), 1)
     for r in range(0, len(labels), step): q.update(labels[r:r + step])
-    return q.result(mpp)
+    return q.result(mpp, downsample)
 
 # %% ../nbs/15_glomeruli.ipynb #42ccd3b9
 def dilate(region:np.ndarray, # (H, W) bool
@@ -225,3 +233,63 @@ def glomeruli_summary(glomeruli:pd.DataFrame) -> pd.Series:
                       'podocytes_per_10k_px_mean': g.podocytes_per_10k_px.mean(),
                       'unassigned_podocytes': un.get('podocyte', 0), 'unassigned_non_podocytes': un.get('non-podocyte', 0)},
                      name='value')
+
+# %% ../nbs/15_glomeruli.ipynb #0140d00f
+def _component_geometry(sub:np.ndarray, top:int, left:int):
+    "Traced polygons of a bool crop, moved to (left, top): a Polygon, or a MultiPolygon when pixels touch only at corners."
+    ps = [shapely.transform(p, lambda a: a + (left, top)) for p in trace_mask(sub)]
+    return ps[0] if len(ps) == 1 else MultiPolygon(ps)
+
+def label_objects(labels:np.ndarray,          # (h, w) class indices at the segmented level
+                  downsample:float=1.0,       # level-0 px per label px
+                  origin=(0.0, 0.0),          # level-0 (x, y) of the labels' top-left corner
+                  mpp:float|None=None,        # level-0 µm/px (areas in µm²)
+                  class_map:ClassMap=DEFAULT_CLASS_MAP,
+                  min_glomerulus_px:int=64, min_nucleus_px:int=1, simplify:float=0.0) -> list[dict]:
+    """Objects of a label image for a slide viewer, in level-0 coordinates: every connected (8-neighbour) group of
+    glomerulus, podocyte and non-podocyte pixels that holds glomerulus pixels is a glomerulus *annotation* (its outline
+    covers its nuclei) with area, nucleus counts and podocyte density — numbered as `GlomerulusCounter` numbers them,
+    smaller groups named 'Fragment' — and every nucleus (8-connected, per class) a *detection*. Class maps without those
+    names: every region of every class is an annotation. `simplify` (label px): shapely's topology-preserving simplification."""
+    labels = np.asarray(labels)
+    names = list(class_map.names)
+    um2 = (mpp * downsample) ** 2 if mpp else None
+    geo = lambda g: shapely.transform(shapely.simplify(g, simplify, preserve_topology=True) if simplify else g,
+                                     lambda a: a * downsample + np.asarray(origin, float))   # label px -> level 0
+    s8 = np.ones((3, 3), bool)
+    out = []
+    if not all(n in names for n in ('glomeruli', 'podocyte', 'non-podocyte')):
+        for c in range(1, len(names)):
+            lab, n = ndimage.label(labels == c, s8)
+            for i, sl in enumerate(ndimage.find_objects(lab), 1):
+                out.append(dict(kind='annotation', cls=c, name=names[c], geometry=geo(_component_geometry(lab[sl] == i, sl[0].start, sl[1].start)),
+                                measurements={'Area px': int((lab[sl] == i).sum())}))
+        return out
+    G, Pd, Nd = (names.index(n) for n in ('glomeruli', 'podocyte', 'non-podocyte'))
+    obj, n_obj = ndimage.label(np.isin(labels, (G, Pd, Nd)), s8)
+    nuclei = []
+    for c in (Pd, Nd):                                                   # nuclei: (class, component crop, size, object)
+        lab, n = ndimage.label(labels == c, s8)
+        for i, sl in enumerate(ndimage.find_objects(lab), 1):
+            sub = lab[sl] == i
+            nuclei.append((c, sl, sub, int(sub.sum()), int(obj[sl][sub][0])))
+    counts = np.zeros((n_obj + 1, 2), np.int64)
+    for c, sl, sub, size, o in nuclei:
+        if size >= min_nucleus_px: counts[o, 0 if c == Pd else 1] += 1
+    k = 0
+    for i, sl in enumerate(ndimage.find_objects(obj), 1):           # in (y0, x0) order like the counter's table
+        sub = obj[sl] == i
+        glom_px = int((labels[sl][sub] == G).sum())
+        if glom_px == 0: continue                                        # nuclei alone: detections only
+        area = int(sub.sum()); counted = glom_px >= max(min_glomerulus_px, 1)
+        k += counted
+        m = {'Area px': area, 'Area µm^2': area * um2 if um2 else None, 'Podocytes': int(counts[i, 0]),
+             'Non-podocytes': int(counts[i, 1]),
+             'Podocytes per 10k µm^2': counts[i, 0] / (area * um2) * 1e4 if um2 else None,
+             'Glomerulus': k if counted else None}
+        out.append(dict(kind='annotation', cls=G, name=f'Glomerulus {k}' if counted else 'Fragment',
+                        geometry=geo(_component_geometry(sub, sl[0].start, sl[1].start)), measurements=m))
+    for c, sl, sub, size, o in nuclei:
+        out.append(dict(kind='detection', cls=c, name=names[c], geometry=geo(_component_geometry(sub, sl[0].start, sl[1].start)),
+                        measurements={'Area px': size, 'Area µm^2': size * um2 if um2 else None}))
+    return out
