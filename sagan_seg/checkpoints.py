@@ -4,21 +4,21 @@
 
 # %% ../nbs/12_checkpoints.ipynb #b2a00002
 from __future__ import annotations
-import pickle, random
+import os, pickle, random, shutil
 from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
-from .core import SaganSegError, atomic_save, config_to_dict
+from .core import SaganSegError, atomic_save, config_to_dict, fault_point, os_cause
 from .data import SegFolder
 from .generator import Generator, GeneratorConfig
 from .metrics import paper_tables, write_tables
 from .training import TrainConfig, ConfigError, pick_device, evaluate
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'CKPT_VERSION', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'rng_state', 'set_rng_state',
-           'load_state', 'config_differences', 'check_resume', 'generator_from_checkpoint', 'load_generator',
-           'evaluate_checkpoint']
+__all__ = ['CKPT_FORMAT', 'CKPT_VERSION', 'RESUME_FREE', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'rng_state',
+           'set_rng_state', 'load_state', 'config_differences', 'resume_differences', 'check_resume',
+           'generator_from_checkpoint', 'load_generator', 'evaluate_checkpoint']
 
 # %% ../nbs/12_checkpoints.ipynb #31bb241f
 class CheckpointError(SaganSegError):
@@ -58,12 +58,14 @@ def load_checkpoint(path:str|Path, # a checkpoint file, or a run folder (its `la
         lines = [l.strip() for l in str(e).splitlines() if l.strip()]
         why = next((l for l in lines if 'GLOBAL' in l.upper()), None)   # an object to import and call: code
         if why is None:
-            raise CheckpointError(f'{p}: not a readable checkpoint ({next((l for l in lines if "nsupported" in l), lines[-1] if lines else "")[:160]})') from None
+            raise CheckpointError(f'{p}: not a readable checkpoint ({next((l for l in lines if "nsupported" in l), lines[-1] if lines else "")})') from None
         raise CheckpointError(f'{p}: refused to load: the file contains pickled Python objects other than tensors and '
-                              f'plain data, which could run code ({why[:160]}). '
+                              f'plain data, which could run code ({why}). '
                               'Only checkpoints written by sagan_seg are accepted.') from None
-    except Exception as e:
-        raise CheckpointError(f'{p}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""})') from None
+    except OSError as e: raise CheckpointError(f'{p}: cannot read the checkpoint ({os_cause(e)})') from None
+    except Exception as e:                                       # the whole reason, on one line
+        why = ' '.join(l.strip() for l in str(e).splitlines() if l.strip())
+        raise CheckpointError(f'{p}: not a readable checkpoint, truncated or corrupt ({type(e).__name__}: {why})') from None
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
         raise CheckpointError(f'{p}: not a sagan_seg checkpoint (no {CKPT_FORMAT!r} format tag)')
     missing = [k for k in ('config', 'generator', 'epoch') if k not in ck]
@@ -103,6 +105,11 @@ def load_state(model:nn.Module, sd:dict, what:str='generator', source:str='check
         parts = ([f'missing {show(missing)}'] if missing else []) + ([f'unexpected {show(unexpected)}'] if unexpected else []) \
               + ([f'shape (checkpoint vs model) {show(shapes)}'] if shapes else [])
         raise CheckpointError(f'{source}: the {what} weights do not fit this architecture: ' + '; '.join(parts))
+    bad = [f'{k} ({int((~torch.isfinite(v)).sum())} of {v.numel()} values)' for k, v in sd.items()
+           if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f'{source}: the {what} weights hold NaN or infinite values in {", ".join(bad[:4])}'
+                              + (f' (+{len(bad) - 4} more tensors)' if len(bad) > 4 else '') + ': the checkpoint is damaged; use an earlier one')
     model.load_state_dict(sd)
 
 def config_differences(a:dict, b:dict, prefix:str='')->list[str]:
@@ -114,16 +121,34 @@ def config_differences(a:dict, b:dict, prefix:str='')->list[str]:
         elif (list(x) if isinstance(x, tuple) else x) != (list(y) if isinstance(y, tuple) else y): out.append(f'{prefix}{k}: {x!r} vs {y!r}')
     return out
 
+# options that may change on resuming: how long, where, how fast, what is shown; every other one must match the checkpoint's
+RESUME_FREE = ('epochs', 'resume', 'out', 'stop_after', 'max_minutes', 'overwrite', 'progress', 'num_workers', 'device',
+               'amp', 'layout', 'val_batch_size', 'calibrate')
+
+def resume_differences(stored:dict, cfg:TrainConfig)->list[str]:
+    "`'option: stored vs now'` for each training option (not the networks) that differs from the checkpoint's; folders compared resolved."
+    now, out = config_to_dict(cfg), []
+    same_path = lambda a, b: a == b or (a is not None and b is not None and Path(a).resolve() == Path(b).resolve())
+    for k, v in stored.items():
+        if k in RESUME_FREE or k in ('generator', 'discriminator') or k not in now: continue
+        if k in ('data', 'val'):
+            if not same_path(v, now[k]): out.append(f'{k}: {v!r} vs {now[k]!r}')
+        else: out += config_differences({k: v}, {k: now[k]})
+    return out
+
 def check_resume(ck:dict, cfg:TrainConfig, names:list[str], src:str):
-    "Refuse (`CheckpointError`) a checkpoint `ck` whose networks or classes differ from `cfg`'s and `names`."
+    "Refuse (`CheckpointError`) a checkpoint `ck` whose options (`resume_differences`), networks or classes differ from `cfg`'s and `names`."
     old = ck['config']
-    diffs = config_differences(old.get('generator', {}), config_to_dict(cfg.generator), 'generator.')
+    diffs = resume_differences(old, cfg)
+    diffs += config_differences(old.get('generator', {}), config_to_dict(cfg.generator), 'generator.')
     had_d = ck.get('discriminator') is not None
     if cfg.use_gan and not had_d: diffs.append('the checkpoint has no discriminator (trained without a GAN) but this run uses one')
     if had_d and not cfg.use_gan: diffs.append('the checkpoint has a discriminator (GAN run) but this run has gan off')
     if cfg.use_gan and had_d: diffs += config_differences(old.get('discriminator', {}), config_to_dict(cfg.discriminator), 'discriminator.')
     if ck.get('class_names') and list(ck['class_names']) != names: diffs.append(f"class names: {list(ck['class_names'])} vs {names}")
-    if diffs: raise CheckpointError(f'{src}: cannot resume, the checkpoint differs from this run (checkpoint vs run): ' + '; '.join(diffs))
+    if diffs: raise CheckpointError(f'{src}: cannot resume, this run\'s options differ from the checkpoint\'s (checkpoint vs now): '
+                                    + '; '.join(diffs) + '. An exact resume needs the stored options: leave these out '
+                                    '(`sagan-seg train --resume` starts from the stored ones), or start a new run in another folder')
 
 # %% ../nbs/12_checkpoints.ipynb #8e406228
 def generator_from_checkpoint(ck:dict, source:str='checkpoint')->Generator:
@@ -163,8 +188,17 @@ def evaluate_checkpoint(checkpoint:str|Path, # checkpoint file or run folder
         raise ConfigError(f'{data} has {len(names)} classes but the generator predicts {g.cfg.n_classes}')
     cm = evaluate(g, ds, batch_size=batch_size, num_workers=num_workers, distributed=False)
     tables = paper_tables(cm, names, reference=reference)
-    files = []
-    if out is not None:
-        try: files = write_tables(tables, out, stem=stem)
-        except OSError as e: raise ConfigError(f'{out}: cannot write the metric tables ({e.strerror or e})') from None
+    files = _write_staged(tables, out, stem) if out is not None else []
     return {'confusion_matrix': cm, 'tables': tables, 'files': files}
+
+def _write_staged(tables:dict, out:str|Path, stem:str)->list[Path]:
+    "`write_tables` into a hidden staging folder inside `out`, then every file renamed into `out`: all of them or none."
+    out = Path(out); stage = out/f'.{stem}.partial-{os.getpid()}'
+    try:
+        staged = write_tables(tables, stage, stem=stem)
+        for f in staged: fault_point(f.name, f)              # tests: a fault between writing and committing
+        for f in staged: os.replace(f, out/f.name)
+        return [out/f.name for f in staged]
+    except (OSError, SaganSegError) as e:
+        raise ConfigError(f'{out}: cannot write the metric tables ({os_cause(e) if isinstance(e, OSError) else e})') from None
+    finally: shutil.rmtree(stage, ignore_errors=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_core.ipynb #53051162
 from __future__ import annotations
-import contextlib, dataclasses, os, tempfile
+import contextlib, dataclasses, errno, os, re, shutil, signal, tempfile, threading, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import csv
@@ -13,13 +13,36 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CLASS_NAMES', 'DEFAULT_CLASS_MAP', 'SaganSegError', 'ClassMap', 'atomic_save', 'atomic_write_bytes',
-           'atomic_write_text', 'eval_mode', 'n_params', 'config_to_dict', 'config_from_dict', 'image_to_tensor',
-           'one_hot', 'colorize', 'overlay', 'legend', 'show_jpeg', 'show_png']
+__all__ = ['CLASS_NAMES', 'DEFAULT_CLASS_MAP', 'FAULT_ENV', 'LOCK_NAME', 'SaganSegError', 'SaganSegWarning', 'warn',
+           'Interrupted', 'signals_as_interrupts', 'ClassMap', 'fault_point', 'os_cause', 'atomic_save',
+           'atomic_write_bytes', 'atomic_write_text', 'folder_lock', 'eval_mode', 'n_params', 'config_to_dict',
+           'config_from_dict', 'image_to_tensor', 'one_hot', 'colorize', 'overlay', 'legend', 'show_jpeg', 'show_png']
 
 # %% ../nbs/01_core.ipynb #a7802505
 class SaganSegError(Exception):
     "A clear, user-facing error (bad input data or options); the command line prints its message and exits with code 2."
+
+class SaganSegWarning(UserWarning):
+    "Something the user should know but that does not stop the work (the command line prints it as one line)."
+
+def warn(msg:str):
+    "Issue a `SaganSegWarning`."
+    warnings.warn(msg, SaganSegWarning, stacklevel=2)
+
+class Interrupted(KeyboardInterrupt):
+    "A termination signal (e.g. SIGTERM) raised as an exception, so that clean-up runs exactly as for Ctrl-C (SIGINT)."
+    def __init__(self, signum:int):
+        self.signum = int(signum); super().__init__(signal.Signals(signum).name)
+
+@contextlib.contextmanager
+def signals_as_interrupts(signums=(signal.SIGTERM, signal.SIGHUP)):
+    "Inside: each of `signums` raises `Interrupted` in the main thread (as SIGINT raises `KeyboardInterrupt`); old handlers restored."
+    def raise_it(signum, frame): raise Interrupted(signum)
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    old = {s: signal.signal(s, raise_it) for s in signums}
+    try: yield
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
 
 # %% ../nbs/01_core.ipynb #24990a8d
 CLASS_NAMES = ('background', 'glomeruli', 'podocyte', 'non-podocyte')
@@ -56,18 +79,59 @@ class ClassMap:
 DEFAULT_CLASS_MAP = ClassMap(CLASS_NAMES, ((0, 0, 0), (60, 180, 75), (230, 25, 75), (0, 130, 200)))
 
 # %% ../nbs/01_core.ipynb #d99ae5d5
+FAULT_ENV = 'SAGAN_SEG_FAULT'
+_fault_counts = {}
+
+def fault_point(label:str, # the file about to be committed, e.g. 'last.pt'
+                path=None, # the temporary file (named in an injected `OSError`)
+               ):
+    """Fault injection for tests; does nothing unless `SAGAN_SEG_FAULT` is set to `LABEL[@N]:ACTION[,...]`. Then the N-th
+    (default: first) time this process commits a file named LABEL, just before the rename, it acts: `SIGINT`, `SIGTERM`,
+    `SIGKILL`, `SIGSTOP` send that signal to this process; `ENOSPC`, `EACCES`, `EIO` raise that `OSError`."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec: return
+    n = _fault_counts[label] = _fault_counts.get(label, 0) + 1
+    for item in spec.split(','):
+        where, _, action = item.strip().rpartition(':')
+        name, _, k = where.partition('@')
+        if name != label or int(k or 1) != n: continue
+        if action.startswith('SIG'): os.kill(os.getpid(), getattr(signal, action))
+        else:
+            code = getattr(errno, action)
+            raise OSError(code, os.strerror(code), str(path or label))
+
+def os_cause(e:BaseException, folder=None)->str:
+    "What went wrong in an OS error (or a library's wrapped write error), as a short phrase with the errno name."
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror} [{errno.errorcode.get(e.errno, e.errno)}]"
+    why = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
+    try:
+        if folder is not None and shutil.disk_usage(folder).free < (1 << 20): why += '; the disk is full'
+    except OSError: pass
+    return why
+
 def atomic_save(path:str|Path, # destination file (its folder is created)
                 write_fn,      # called with a binary file object to write into
                )->Path:
-    "Write `path` atomically: `write_fn(f)` into a temporary file in the same folder, fsync, `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    """Write `path` atomically: `write_fn(f)` into a temporary file in the same folder, fsync, `os.replace`. The temporary
+    file is removed on every exit path Python sees (errors, Ctrl-C, `Interrupted`); an OS error (disk full, no permission)
+    becomes a `SaganSegError` naming `path` and the cause; an interrupt gets `.path` set to the file it stopped."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e: raise SaganSegError(f'{path}: cannot write it ({os_cause(e)})') from None
     try:
         with os.fdopen(fd, 'wb') as f:
             write_fn(f); f.flush(); os.fsync(f.fileno())
+        fault_point(path.name, tmp)                           # tests: a signal or an OS error just before the rename
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, KeyboardInterrupt) and not hasattr(e, 'path'): e.path = path
+        if isinstance(e, (OSError, RuntimeError)) and not isinstance(e, SaganSegError):   # torch wraps write errors in RuntimeError
+            raise SaganSegError(f'{path}: cannot write it ({os_cause(e, path.parent)})') from None
+        raise
     return path
 
 def atomic_write_bytes(path:str|Path, data:bytes)->Path:
@@ -77,6 +141,48 @@ def atomic_write_bytes(path:str|Path, data:bytes)->Path:
 def atomic_write_text(path:str|Path, text:str, encoding:str='utf-8')->Path:
     "Write `text` to `path` atomically (`atomic_save`)."
     return atomic_save(path, lambda f: f.write(text.encode(encoding)))
+
+# %% ../nbs/01_core.ipynb #9702d813
+LOCK_NAME = '.sagan-seg.lock'
+_held = {}                                                 # resolved folder -> how many times this process holds it
+_STALE = re.compile(r'^\.(.+\.[^.]+\.tmp|.+\.partial-\d+.*|write_test.*|probe-.*)$')
+
+@contextlib.contextmanager
+def folder_lock(folder:str|Path, # created if missing
+                what:str='output folder', # how the refusal names the folder
+               ):
+    "Hold an exclusive lock on `folder` while inside (`SaganSegError` naming the holder's pid if another process has it)."
+    import fcntl
+    d = Path(folder); made, failed = not d.exists(), False
+    try: d.mkdir(parents=True, exist_ok=True); key = str(d.resolve())
+    except OSError as e: raise SaganSegError(f'{d}: cannot write the {what} ({os_cause(e)})') from None
+    if _held.get(key):
+        _held[key] += 1
+        try: yield d
+        finally: _held[key] -= 1
+        return
+    try: fd = os.open(d/LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e: raise SaganSegError(f'{d}: cannot write the {what} ({os_cause(e)})') from None
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors='replace').strip() or 'unknown'
+            raise SaganSegError(f'{d}: the {what} is in use by another sagan-seg process (pid {pid}); '
+                                'wait for it to finish, or choose another folder') from None
+        os.ftruncate(fd, 0); os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        for p in d.iterdir():                                # leftovers of a killed run: nobody else writes here now
+            if not _STALE.match(p.name): continue
+            if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+            else: p.unlink(missing_ok=True)
+        _held[key] = 1
+        try: yield d
+        except BaseException: failed = True; raise
+        finally: del _held[key]
+    finally:
+        os.close(fd)                                         # closing the file releases the lock
+        if failed and made:                                  # a failure in a folder we made: no trace, if it holds nothing
+            with contextlib.suppress(OSError):
+                if [p.name for p in d.iterdir()] == [LOCK_NAME]: (d/LOCK_NAME).unlink(); d.rmdir()
 
 # %% ../nbs/01_core.ipynb #99c28f71
 @contextlib.contextmanager
@@ -158,9 +264,12 @@ def overlay(image:np.ndarray, # (H, W, 3) uint8
            )->np.ndarray: # (H, W, 3) uint8
     "`image` with each non-background class (index > 0) painted over it at opacity `alpha`."
     image, mask = np.asarray(image), np.asarray(mask)
-    lut = (class_map or DEFAULT_CLASS_MAP).lut().astype(np.float32)         # (K, 3)
+    a = np.float32(alpha)                                                   # float32 throughout: no float64 temporaries
+    lut = (class_map or DEFAULT_CLASS_MAP).lut().astype(np.float32) * a     # (K, 3)
     out, paint = image.copy(), mask > 0
-    out[paint] = ((1 - alpha) * image[paint] + alpha * lut[mask[paint]] + 0.5).astype(np.uint8)
+    px = image[paint].astype(np.float32)                                    # (N, 3) painted pixels only
+    px *= 1 - a; px += lut[mask[paint]]; px += 0.5
+    out[paint] = px.astype(np.uint8)
     return out
 
 def legend(ax, class_map:ClassMap|None=None,

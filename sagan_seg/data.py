@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #ae0a899a
 from __future__ import annotations
-import csv, io, math
+import contextlib, csv, io, logging, math, os, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -12,11 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from PIL import Image
-from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP, image_to_tensor
+from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP, image_to_tensor, warn
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'MASK_SUFFIXES', 'DatasetError', 'read_class_map', 'read_image', 'read_mask', 'validate_folder',
-           'stain_jitter', 'hsv_jitter', 'dihedral', 'SegFolder']
+__all__ = ['IMAGE_SUFFIXES', 'MASK_SUFFIXES', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'DatasetError', 'read_class_map',
+           'max_pixels', 'image_size', 'check_pixels', 'read_image', 'read_mask', 'validate_folder', 'stain_jitter',
+           'hsv_jitter', 'dihedral', 'SegFolder']
 
 # %% ../nbs/03_data.ipynb #ab5bb0b0
 class DatasetError(SaganSegError):
@@ -61,36 +62,90 @@ def read_class_map(path) -> ClassMap:
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff')
 MASK_SUFFIXES = ('.png', '.tif', '.tiff')
 
-def _load_array(path, as_image=False):
-    "Decode an image file to a numpy array (TIFF via tifffile first, else Pillow); `as_image`: palette/CMYK/... -> RGB(A)."
-    path = Path(path)
-    if path.suffix.lower() in ('.tif', '.tiff'):
-        try:
-            import tifffile
-            with tifffile.TiffFile(path) as t: return t.pages[0].asarray()
-        except Exception: pass                   # e.g. a codec tifffile lacks: let Pillow try
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if as_image and im.mode in ('P', 'PA'): im = im.convert('RGBA' if im.mode == 'PA' or 'transparency' in im.info else 'RGB')
-            elif as_image and im.mode in ('CMYK', 'YCbCr', 'LAB', 'HSV'): im = im.convert('RGB')
-            return np.asarray(im)
-    except Exception as e:
-        raise SaganSegError(f'{path}: cannot read image ({type(e).__name__}: {e})') from None
+MAX_PIXELS_ENV = 'SAGAN_SEG_MAX_PIXELS'
+DEFAULT_MAX_PIXELS = 2**28    # 268 megapixels (16384 x 16384): 0.75 GiB as RGB once decoded
 
-def _to_uint8(a, path):
-    "Integer array -> uint8: 8 bit as is, 16 bit scaled by 255/65535; others rejected."
+def max_pixels(limit:int|None=None) -> int:
+    "The pixel limit for plain images: `limit`, else the `SAGAN_SEG_MAX_PIXELS` environment variable, else `DEFAULT_MAX_PIXELS`."
+    if limit is not None: return int(limit)
+    v = os.environ.get(MAX_PIXELS_ENV, '').strip()
+    if not v: return DEFAULT_MAX_PIXELS
+    try: return int(float(v))
+    except ValueError: raise SaganSegError(f'{MAX_PIXELS_ENV}={v!r}: expected a number of pixels, e.g. 1e9') from None
+
+@contextlib.contextmanager
+def _quiet_readers():
+    "Pillow's bomb check off (ours runs first), and the readers' warnings (corrupt EXIF, bad tags) silenced."
+    old, log = Image.MAX_IMAGE_PIXELS, logging.getLogger('tifffile')
+    lvl = log.level
+    try:
+        Image.MAX_IMAGE_PIXELS = None; log.setLevel(logging.ERROR + 10)
+        with warnings.catch_warnings(): warnings.simplefilter('ignore'); yield
+    finally: Image.MAX_IMAGE_PIXELS = old; log.setLevel(lvl)
+
+def _corrupt(path, e):
+    return SaganSegError(f'{path}: cannot read image: the file is truncated or corrupt, or not an image '
+                         f'({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else "no detail"})')
+
+def image_size(path) -> tuple[int, int]:
+    "(width, height) of an image file from its header, without decoding the pixels."
+    path = Path(path)
+    with _quiet_readers():
+        if path.suffix.lower() in ('.tif', '.tiff'):
+            try:
+                import tifffile
+                with tifffile.TiffFile(path) as t: s = t.pages[0].shape
+                return int(s[1]), int(s[0])
+            except Exception: pass
+        try:
+            with Image.open(path) as im: return im.size
+        except Exception as e: raise _corrupt(path, e) from None
+
+def check_pixels(path, limit:int|None=None) -> tuple[int, int]:
+    "Refuse (`SaganSegError`) a plain image with more than `max_pixels(limit)` pixels before decoding it; returns (w, h)."
+    w, h = image_size(path); lim = max_pixels(limit)
+    if w * h > lim:
+        raise SaganSegError(f'{path}: {w} x {h} px ({w * h / 1e6:.0f} megapixels) is more than the {lim / 1e6:.0f}-megapixel limit '
+                            f'for plain images, which are decoded whole into memory (this one would need {w * h * 3 / 2**30:.1f} GiB). '
+                            'Convert it to a tiled pyramidal TIFF (read tile by tile, e.g. `vips tiffsave IN OUT.tif --tile --pyramid`), '
+                            f'or raise the limit (predict --max-pixels N, or {MAX_PIXELS_ENV}=N)')
+    return w, h
+
+def _load_array(path, as_image=False, limit:int|None=None):
+    "Decode an image file to a numpy array (TIFF via tifffile first, else Pillow), after `check_pixels`; `as_image`: palette/CMYK/... -> RGB(A)."
+    path = Path(path)
+    if path.is_dir(): raise SaganSegError(f'{path}: is a folder, not an image file')
+    check_pixels(path, limit)
+    with _quiet_readers():
+        if path.suffix.lower() in ('.tif', '.tiff'):
+            try:
+                import tifffile
+                with tifffile.TiffFile(path) as t: return t.pages[0].asarray()
+            except Exception: pass                   # e.g. a codec tifffile lacks: let Pillow try
+        try:
+            with Image.open(path) as im:
+                im.load()
+                if as_image and im.mode in ('P', 'PA'): im = im.convert('RGBA' if im.mode == 'PA' or 'transparency' in im.info else 'RGB')
+                elif as_image and im.mode in ('CMYK', 'YCbCr', 'LAB', 'HSV'): im = im.convert('RGB')
+                return np.asarray(im)
+        except Exception as e: raise _corrupt(path, e) from None
+
+def _to_uint8(a, path, full_range:bool=False):
+    """Integer array -> uint8. 8 bit as is. Wider integers (16-bit images) are divided by the smallest bit depth among
+    8, 10, 12, 14 and 16 bits that holds the image's largest value, so values 0..235 stay 0..235 and a 12-bit camera's
+    0..4095 becomes 0..255 (`full_range`: always by 65535, for alpha)."""
     if a.dtype == np.uint8: return a
     if a.dtype == bool: return a.astype(np.uint8) * 255
     if np.issubdtype(a.dtype, np.integer) and a.size and a.min() >= 0 and a.max() <= 65535:
-        return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        top = 65535 if full_range else next(2**b - 1 for b in (8, 10, 12, 14, 16) if a.max() < 2**b)
+        return ((a.astype(np.uint32) * 255 + top // 2) // top).astype(np.uint8)
     raise SaganSegError(f'{path}: unsupported pixel type {a.dtype} (use 8- or 16-bit integer images)')
 
-def read_image(path) -> np.ndarray:
-    "Read an image file as RGB uint8 (H, W, 3): grey repeated, alpha composited on white, 16 bit scaled."
-    a = _load_array(path, as_image=True)
+def read_image(path, max_pixels:int|None=None) -> np.ndarray:
+    "Read an image file as RGB uint8 (H, W, 3): grey repeated, alpha composited on white, 16 bit scaled (`_to_uint8`)."
+    a = _load_array(path, as_image=True, limit=max_pixels)
     if a.ndim == 3 and a.shape[-1] in (2, 4):                                         # grey+alpha / RGBA
-        alpha = _to_uint8(a[..., -1], path).astype(np.float32)[..., None] / 255
+        alpha = _to_uint8(a[..., -1], path, full_range=True).astype(np.float32)[..., None] / 255
         c = _to_uint8(a[..., :-1], path).astype(np.float32)
         a = np.clip(c * alpha + 255 * (1 - alpha) + 0.5, 0, 255).astype(np.uint8)
     a = _to_uint8(a, path)
@@ -170,6 +225,10 @@ def _scan_folder(root, class_map=None, keep=False):
             probs.append(f'{ip}: image is {img.shape[1]}x{img.shape[0]} px but its mask {mp.name} is {msk.shape[1]}x{msk.shape[0]}'); continue
         pairs.append((ip, mp)); sizes.append(msk.shape); counts += np.bincount(msk.ravel(), minlength=len(cm))[:len(cm)]
         if keep: arrays.append((img, msk))
+    if class_map is None and not (root / 'classes.csv').is_file() and any('colours not in the class map' in p for p in probs):
+        cols = ', '.join(f'{n} {c}' for n, c in zip(cm.names, cm.colours))
+        probs.append(f'{root / "classes.csv"}: not found, so the default class map was used ({cols}); '
+                     'a classes.csv (index,name,r,g,b, one line per class) naming your mask colours would fix this')
     return dict(pairs=pairs, problems=probs, class_map=cm, counts=counts, sizes=sizes, arrays=arrays if keep else None)
 
 def validate_folder(root, class_map=None) -> list:
@@ -221,6 +280,10 @@ class SegFolder(Dataset):
         if mode == 'random' and pad == 'error':
             probs += [f'{ip}: {w}x{h} px is smaller than the crop {crop}x{crop}' for (ip, _), (h, w) in zip(sc['pairs'], sc['sizes']) if h < crop or w < crop]
         if probs: raise DatasetError(probs, str(root))
+        small = [f'{ip.name} ({w}x{h})' for (ip, _), (h, w) in zip(sc['pairs'], sc['sizes']) if h < crop or w < crop]
+        if mode == 'random' and small:
+            warn(f'{root}: {len(small)} image(s) smaller than the {crop} px crop are mirror-padded to it: '
+                 + ', '.join(small[:3]) + (' ...' if len(small) > 3 else ''))
         self.root, self.pairs, self.class_map, self.counts, self.sizes = Path(root), sc['pairs'], sc['class_map'], sc['counts'], sc['sizes']
         self.crop, self.augment, self.mode, self.crops_per_image = int(crop), augment, mode, int(crops_per_image)
         self.pad, self.fg_bias, self.scale, self.jitter = pad, float(fg_bias), scale, jitter

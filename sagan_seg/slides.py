@@ -98,7 +98,7 @@ class OpenSlideSlide(Slide):
         import openslide
         self.path = Path(path)
         try: self._os = openslide.OpenSlide(str(path))
-        except Exception as e: raise SaganSegError(f'{path}: cannot open slide ({type(e).__name__}: {e})') from None
+        except Exception as e: raise SaganSegError(f'{path}: cannot open slide: the file is truncated or corrupt ({type(e).__name__}: {e})') from None
         if hasattr(openslide, 'OpenSlideCache'): self._os.set_cache(openslide.OpenSlideCache(32 << 20))  # bounded tile cache
         self.level_dimensions = [tuple(d) for d in self._os.level_dimensions]
         self.level_downsamples = [float(d) for d in self._os.level_downsamples]
@@ -107,7 +107,7 @@ class OpenSlideSlide(Slide):
     def _read(self, level, x, y, w, h):
         d = self.level_downsamples[level]
         try: im = self._os.read_region((int(round(x * d)), int(round(y * d))), level, (w, h))
-        except Exception as e: raise SaganSegError(f'{self.path}: cannot read region ({type(e).__name__}: {e})') from None
+        except Exception as e: raise SaganSegError(f'{self.path}: cannot read region: the file is truncated or corrupt ({type(e).__name__}: {e})') from None
         return _rgba_on_white(np.asarray(im))
     def close(self): self._os.close()
 
@@ -151,6 +151,7 @@ def open_slide(path) -> Slide:
     "Open a whole-slide image: OpenSlide for pyramidal/vendor formats, else a plain image via Pillow/tifffile."
     import openslide
     path = Path(path)
+    if path.is_dir(): raise SaganSegError(f'{path}: is a folder; give one slide or image file')
     if not path.is_file(): raise SaganSegError(f'{path}: slide file not found')
     try: fmt = openslide.OpenSlide.detect_format(str(path))
     except Exception: fmt = None
@@ -191,8 +192,10 @@ def write_pyramidal_tiff(path, rgb, levels:int|None=None, tile:int=256, mpp:floa
 
 # %% ../nbs/14_slides.ipynb #24c80ce4
 def otsu_threshold(values, bins:int=256, range_=(0.0, 1.0)) -> float:
-    "Otsu's threshold of a sample: maximises the between-class variance of the histogram."
+    "Otsu's threshold of a sample: maximises the between-class variance of the histogram. All values in one bin (a flat image): that bin's upper edge, so nothing lies above it."
     hist, edges = np.histogram(np.asarray(values).ravel(), bins=bins, range=range_)
+    full = np.flatnonzero(hist)
+    if len(full) < 2: return float(edges[full[-1] + 1] if len(full) else range_[1])   # nothing to separate
     p = hist.astype(np.float64) / max(hist.sum(), 1)
     mid = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(p); m = np.cumsum(p * mid); mt = m[-1]
@@ -202,13 +205,18 @@ def otsu_threshold(values, bins:int=256, range_=(0.0, 1.0)) -> float:
     top = np.flatnonzero(between >= between.max() * (1 - 1e-9))                       # a plateau over an empty gap:
     return float(edges[(top[0] + top[-1]) // 2 + 1])                                  # take its middle
 
-def tissue_mask(slide_or_rgb, max_size:int=1024, min_saturation:float=0.05, smooth:float=1.0) -> np.ndarray:
-    "Boolean tissue mask (h, w) of a `Slide` (from its thumbnail) or an RGB array: Otsu on saturation, floored."
+def tissue_mask(slide_or_rgb, max_size:int=1024, min_saturation:float=0.05, smooth:float=1.0,
+                min_darkness:float=0.1) -> np.ndarray:
+    """Boolean tissue mask (h, w) of a `Slide` (from its thumbnail) or an RGB array: Otsu on saturation, floored. A grey
+    image (no pixel saturated at least `min_saturation`) is judged by darkness instead (Otsu on 1 - brightness, floored
+    at `min_darkness`); blank or flat images have no tissue."""
     rgb = slide_or_rgb.thumbnail(max_size) if isinstance(slide_or_rgb, Slide) else np.asarray(slide_or_rgb)
     if rgb.ndim != 3 or rgb.shape[2] < 3: raise SaganSegError(f'tissue_mask needs an RGB image, got shape {rgb.shape}')
     a = rgb[..., :3].astype(np.float32)
     mx = a.max(-1)
     sat = np.where(mx > 0, (mx - a.min(-1)) / np.maximum(mx, 1), 0.0).astype(np.float32)  # (h, w) in [0, 1]
+    if not (sat >= min_saturation).any():                                              # greyscale: tissue is darker than glass
+        sat, min_saturation = 1 - mx / 255, min_darkness
     if smooth > 0:                                                                     # (Pillow blurs 8-bit images)
         sat = np.asarray(Image.fromarray((sat * 255 + 0.5).astype(np.uint8)).filter(ImageFilter.GaussianBlur(smooth)), np.float32) / 255
     return sat > max(otsu_threshold(sat), min_saturation)

@@ -75,6 +75,7 @@ class TrainConfig:
     max_minutes:float|None=None  # wall-clock budget of this call: end before an epoch that would not fit (None = no limit)
     overwrite:bool=False  # allow starting afresh in a run folder that already holds a run
     progress:bool=True  # progress bars (terminal and Jupyter)
+    mpp:float|None=None  # µm/px the training tiles were cut at, recorded in checkpoints: predict reads slides at it (None: unknown; the CLI takes it from DATA/tiles.json)
     generator:GeneratorConfig=field(default_factory=GeneratorConfig)
     discriminator:DiscriminatorConfig=field(default_factory=DiscriminatorConfig)
 
@@ -122,6 +123,7 @@ class TrainConfig:
         need(isinstance(self.num_workers, int) and self.num_workers >= 0, f'num_workers must be >= 0, got {self.num_workers!r}')
         need(self.stop_after is None or (isinstance(self.stop_after, int) and self.stop_after >= 1),
              f'stop_after must be a positive integer or None, got {self.stop_after!r}')
+        need(self.mpp is None or (isinstance(self.mpp, (int, float)) and self.mpp > 0), f'mpp must be a positive number or None, got {self.mpp!r}')
         need(self.max_minutes is None or (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0),
              f'max_minutes must be a positive number or None, got {self.max_minutes!r}')
         need(0 <= self.fg_bias <= 1, f'fg_bias must be between 0 and 1, got {self.fg_bias!r}')
