@@ -1,6 +1,6 @@
 """Every benchmark of the project, one after the other, collected into one results file: benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/run_all.py                        # all of them (about 2.5 h on 2 CPU cores)
+    .venv/bin/python benchmarks/run_all.py                        # all of them (about 6 h on 2 CPU cores)
     .venv/bin/python benchmarks/run_all.py --skip gan_game ablation ablation_steps   # the quick ones (a few minutes)
     .venv/bin/python benchmarks/run_all.py --ablation-minutes 1   # a shorter ablation
     .venv/bin/python benchmarks/run_all.py --reuse ablation       # rerun the others, keep the last ablation table
@@ -28,6 +28,9 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
     'ablation_steps': ('ablation.py', ['--steps-per-run', '800', '--runs', 'runs/ablation_steps',
                                        '--out', str(HERE / 'results' / 'ablation_steps.md')],
                        'the same four variants at equal steps (800 per run)'),
+    'inference_vs_monai': ('inference_vs_monai.py', [], "predict_slide beside MONAI's sliding_window_inference: time, batch size, channels_last, peak memory"),
+    'context_sweep': ('context_sweep.py', ['--scales', '1', '2', '3', '--seeds', '0', '1', '2', '3', '4', '5', '6'], 'when does attention pay off: U-Net vs U-Net + attention as the deciding context moves past the receptive field'),
+    'demo_budget': ('demo_budget.py', ['--steps', '3042', '6084', '--seeds', '0', '1'], "the demo's configuration at 2x and 4x its 10-minute steps: what reaches the target"),
 }
 
 

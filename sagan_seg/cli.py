@@ -4,18 +4,33 @@
 
 # %% ../nbs/20_cli.ipynb #0999027e
 from __future__ import annotations
-import argparse, json, os, sys
+import argparse, json, os, signal, sys, warnings
 from pathlib import Path
-from .core import SaganSegError, atomic_save
+from .core import (SaganSegError, SaganSegWarning, LOCK_NAME, atomic_save, folder_lock, os_cause,
+                            signals_as_interrupts)
 
 # %% auto #0
 __all__ = ['NETWORK_OPTIONS', 'SWITCHES', 'writable_dir', 'config_from_args', 'parser', 'run', 'main']
 
 # %% ../nbs/20_cli.ipynb #73ce0b25
+_MADE = []                                                    # (folder, topmost folder created) of this command
+
+def _remove_if_empty(p:Path, top:Path):
+    "Remove `p` and its parents up to `top` while they are empty (a lone lock file counts as empty)."
+    while True:
+        try:
+            if [x.name for x in p.iterdir()] == [LOCK_NAME]: (p/LOCK_NAME).unlink()
+            p.rmdir()
+        except OSError: return
+        if p == top or p == p.parent: return
+        p = p.parent
+
 def writable_dir(path, what='output folder')->Path:
     "Create `path` if needed and check we can write into it; raise `SaganSegError` otherwise."
     p = Path(path)
     if p.exists() and not p.is_dir(): raise SaganSegError(f'{p}: the {what} exists and is not a folder')
+    missing = [q for q in (p, *p.parents) if not q.exists()]
+    if missing: _MADE.append((p, missing[-1]))               # removed again if the command fails and leaves them empty
     try: p.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SaganSegError(f'{p}: cannot create the {what} ({e.strerror})') from None
     if not os.access(p, os.W_OK | os.X_OK): raise SaganSegError(f'{p}: the {what} is not writable')
@@ -36,6 +51,33 @@ def _add_synth(sub):
     p.add_argument('--seed', type=int, default=0, help='random seed (the same seed writes the same tiles)')
     p.add_argument('--overwrite', action='store_true', help='replace the tiles of an existing dataset folder')
     p.set_defaults(func=_synth)
+
+# %% ../nbs/20_cli.ipynb #ea7dde02
+def _tiles(a):
+    from sagan_seg.tiles import write_tiles
+    out = writable_dir(a.out, 'tiles folder')
+    r = write_tiles(a.slide, a.annotations, out, class_map=a.classes, mapping=a.map, mpp=a.mpp, level=a.level, tile=a.tile,
+                    background=a.background, seed=a.seed, slide_mpp=a.slide_mpp)
+    res = f"{r['mpp']:g} µm/px" if r['mpp'] else f"downsample {r['downsample']:g}"
+    print(f"{a.slide}: {r['annotated']} annotated + {r['background']} background tiles of {r['tile']} px at {res} -> {out}")
+
+def _add_tiles(sub):
+    p = sub.add_parser('tiles', help='cut an annotated slide (ImageScope XML, QuPath GeoJSON) into training tiles',
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('slide', help='the slide the annotations were drawn on')
+    p.add_argument('--annotations', required=True, help='ImageScope XML or QuPath GeoJSON, level-0 pixel coordinates')
+    p.add_argument('--out', required=True, help='tiles folder (images/, masks/, classes.csv, tiles.json); more slides may join it')
+    p.add_argument('--map', nargs='+', default=None, metavar='NAME=CLASS',
+                   help="annotation name (or ImageScope layer Id) -> class name, index or 'ignore' (default: the class names)")
+    p.add_argument('--classes', default=None, help='class map CSV (default: OUT/classes.csv if there, else the four classes)')
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('--mpp', type=float, default=None, help='cut tiles at this µm/px (resampled when no level has it)')
+    g.add_argument('--level', type=int, default=None, help='cut tiles at this pyramid level (default: level 0)')
+    p.add_argument('--slide-mpp', type=float, default=None, help="the slide's level-0 µm/px, if the file does not say it")
+    p.add_argument('--tile', type=int, default=256, help='tile side in px')
+    p.add_argument('--background', type=int, default=0, help='tissue-only tiles without annotations to add')
+    p.add_argument('--seed', type=int, default=0, help='seed of the choice of background tiles')
+    p.set_defaults(func=_tiles)
 
 # %% ../nbs/20_cli.ipynb #e431c39a
 # the network options `train` exposes: flag -> (network config, field, extra `add_argument` keywords)
@@ -88,8 +130,16 @@ def config_from_args(a:argparse.Namespace):
     "The `TrainConfig` that the `train` options describe: `--config`'s fields (or the defaults), then the options given."
     from sagan_seg.training import TrainConfig
     base, given = {}, vars(a)
+    if 'resume' in given:                # resuming: the checkpoint's options, except how this call runs (given ones must match)
+        from sagan_seg.checkpoints import load_checkpoint, CheckpointError
+        src = given['resume'] or str(Path(given['out'])/'last.pt')
+        fresh = ('resume', 'out', 'stop_after', 'max_minutes', 'overwrite', 'progress')
+        known = TrainConfig().to_dict()
+        try: stored = load_checkpoint(src)['config']
+        except CheckpointError: stored = {}                   # `fit` says what is wrong with it
+        base = {k: v for k, v in stored.items() if k in known and k not in fresh}
     if given.get('config'):
-        try: base = json.loads(Path(a.config).read_text())
+        try: base.update(json.loads(Path(a.config).read_text()))
         except (OSError, json.JSONDecodeError) as e: raise SaganSegError(f'{a.config}: cannot read the config ({e})') from None
     d = (TrainConfig.from_dict(base) if base else TrainConfig()).to_dict()
     d.update({k: v for k, v in given.items() if k in d})
@@ -112,6 +162,11 @@ def _train(a):
         v = getattr(a, k, None)
         if v is not None and not Path(v).is_dir(): raise SaganSegError(f'{v}: the {what} folder does not exist')
     cfg = config_from_args(a)
+    meta = Path(cfg.data)/'tiles.json'                       # tiles cut by `sagan-seg tiles`: train at their µm/px
+    if cfg.mpp is None and meta.is_file():
+        try: m = json.loads(meta.read_text()).get('mpp')
+        except (OSError, ValueError) as e: raise SaganSegError(f'{meta}: cannot read the tiles\' metadata ({e})') from None
+        if m: cfg.mpp = float(m)
     writable_dir(cfg.out, 'run folder')
     h = fit(cfg)
     if int(os.environ.get('RANK', 0)) == 0:
@@ -128,7 +183,8 @@ def _evaluate(a):
     from sagan_seg.metrics import tables_markdown, PAPER_RESULTS
     if not Path(a.data).is_dir(): raise SaganSegError(f'{a.data}: the dataset folder does not exist')
     out = writable_dir(a.out or Path(a.checkpoint).parent/'eval', 'output folder')
-    res = evaluate_checkpoint(a.checkpoint, a.data, out, device=a.device, reference=PAPER_RESULTS if a.paper else None)
+    with folder_lock(out, 'output folder'):                  # one writer at a time: no mixed table sets
+        res = evaluate_checkpoint(a.checkpoint, a.data, out, device=a.device, reference=PAPER_RESULTS if a.paper else None)
     print(tables_markdown(res['tables']))
     paths = res['files']
     print(f'wrote {", ".join(str(p) for p in paths[:1])} and {len(paths)-1} CSV files')
@@ -145,27 +201,39 @@ def _add_evaluate(sub):
 
 # %% ../nbs/20_cli.ipynb #558ddbaa
 def _predict(a):
-    from sagan_seg.checkpoints import load_generator
-    from sagan_seg.inference import predict_slide
-    if not Path(a.input).exists(): raise SaganSegError(f'{a.input}: no such slide or image')
+    from sagan_seg.cohort import predict_cohort
+    from sagan_seg.data import MAX_PIXELS_ENV
+    if a.max_pixels is not None: os.environ[MAX_PIXELS_ENV] = str(int(a.max_pixels))
+    one = len(a.input) == 1 and Path(a.input[0]).is_file()   # one file: outputs in --out itself, always predicted
     out = writable_dir(a.out, 'output folder')
-    g = load_generator(a.checkpoint, device=a.device)
-    r = predict_slide(g, a.input, out, level=a.level, tile=a.tile, overlap=a.overlap, batch=a.batch,
-                      window=a.window, tissue=not a.no_tissue, progress=not a.no_progress)
+    tab = predict_cohort(a.checkpoint, a.input, out, slide_mpp=a.mpp, level=a.level, force=a.force or one, subfolders=not one,
+                         device=a.device, tile=a.tile, overlap=a.overlap, batch=a.batch, window=a.window,
+                         tissue=not a.no_tissue, progress=not a.no_progress, log=(lambda m: None) if one else print)
+    if tab is None: return                                   # torchrun: rank 0 reports
+    if not one: print(tab.to_string(index=False)); print(f"wrote {out/'summary.csv'}"); return
+    (r,) = tab.attrs['results'].values()
     st = r['stats']
-    print(f"segmented {a.input} level {a.level}: {st['width']}x{st['height']} px, {st['tiles_predicted']}/{st['tiles']} tiles "
+    print(f"segmented {a.input[0]} level {st['level']}: {st['width']}x{st['height']} px, {st['tiles_predicted']}/{st['tiles']} tiles "
           f"with tissue, {st['megapixels_per_s']:.2f} MP/s")
+    if not a.no_tissue and st['tiles_predicted'] == 0:
+        from sagan_seg.core import warn
+        warn(f'{a.input[0]}: no tissue found (blank glass, or a flat image), so every pixel is background; '
+             '--no-tissue predicts every tile anyway')
     print(r['areas'].to_string())
     if r['summary'] is not None: print(r['summary'].to_string())
-    for p in r['paths'].values() if isinstance(r['paths'], dict) else r['paths']: print(f'wrote {p}')
+    for p in r['paths'].values(): print(f'wrote {p}')
 
 def _add_predict(sub):
-    p = sub.add_parser('predict', help='segment a whole slide or a large image tile by tile',
+    p = sub.add_parser('predict', help='segment whole slides (files, folders, globs) tile by tile, at the model\'s µm/px',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('input', help='pyramidal slide (SVS, tiled TIFF) or plain image (PNG, JPEG, TIFF)')
+    p.add_argument('input', nargs='+', help='slides (SVS, tiled TIFF, ...), plain images, folders of slides, quoted glob patterns')
     p.add_argument('--checkpoint', required=True, help='checkpoint file (or run folder)')
-    p.add_argument('--out', required=True, help='output folder: labels.tif, overlay.png, class_areas.csv, glomeruli.csv, glomeruli_summary.csv')
-    p.add_argument('--level', type=int, default=0, help='pyramid level to segment (0 = full resolution)')
+    p.add_argument('--out', required=True, help='output folder: labels.tif, overlay.png, class_areas.csv, glomeruli.csv, glomeruli_summary.csv, '
+                   'predictions.geojson (QuPath), predictions.xml (ImageScope); several slides: one subfolder each and summary.csv')
+    p.add_argument('--level', type=int, default=None, help="pyramid level to segment (default: the level at the checkpoint's µm/px, else 0)")
+    p.add_argument('--slide-mpp', '--mpp', dest='mpp', type=float, default=None,
+                   help="the slides' level-0 µm/px, for files that do not say it (or say it wrong)")
+    p.add_argument('--force', action='store_true', help='predict again slides whose outputs are complete (default: skip them)')
     p.add_argument('--tile', type=int, default=256, help="tile side in px (a multiple of the model's size multiple)")
     p.add_argument('--overlap', type=int, default=64, help='overlap between neighbouring tiles in px')
     p.add_argument('--batch', type=int, default=4, help='tiles per forward pass')
@@ -173,6 +241,9 @@ def _add_predict(sub):
     p.add_argument('--no-tissue', action='store_true', help='predict every tile, blank glass included')
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda', 'mps'")
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--max-pixels', type=float, default=None,
+                   help='largest plain (non-pyramidal) image accepted, in pixels (default: $SAGAN_SEG_MAX_PIXELS or 2**28); '
+                        'larger images belong in a tiled pyramidal TIFF')
     p.set_defaults(func=_predict)
 
 # %% ../nbs/20_cli.ipynb #443aba9c
@@ -249,25 +320,45 @@ def parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='sagan-seg', description='Self-attention GAN segmentation of kidney whole-slide images.')
     p.add_argument('--version', action='version', version=f'sagan_seg {__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (_add_synth, _add_train, _add_evaluate, _add_predict, _add_attention, _add_demo): add(sub)
+    for add in (_add_synth, _add_tiles, _add_train, _add_evaluate, _add_predict, _add_attention, _add_demo): add(sub)
     return p
 
+def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
+    if issubclass(category, SaganSegWarning): print(f'sagan-seg: warning: {message}', file=sys.stderr)
+    else: _default(message, category, filename, lineno, file, line)
+
 def run(argv:list[str]|None=None)->int:
-    "Run the command line on `argv`; return the exit code (0 ok, 2 bad input, 130 interrupted)."
-    try:
-        a = parser().parse_args(argv)
-        a.func(a)
-        return 0
-    except (SaganSegError, ValueError) as e:  # ValueError: a network refusing an input size, with its reason
-        msg = str(e).rstrip()
-        print(f'sagan-seg: error: {msg}', file=sys.stderr)
-        return 2
-    except SystemExit as e:   # argparse: --help (0) or a usage error (2)
-        return e.code if isinstance(e.code, int) else 2
-    except KeyboardInterrupt:
-        print('sagan-seg: interrupted', file=sys.stderr)
-        return 130
+    """Run the command line on `argv`; return the exit code: 0 done; 2 an error (bad input or options, a full disk, a
+    missing permission: one line naming the file and the cause); 128 + the signal's number when interrupted
+    (130 Ctrl-C/SIGINT, 143 SIGTERM, 129 SIGHUP), after removing temporary files. Folders the command created and
+    left empty are removed when it fails."""
+    _MADE.clear()
+    with warnings.catch_warnings(), signals_as_interrupts():
+        warnings.showwarning = _show_warning
+        try:
+            a = parser().parse_args(argv)
+            a.func(a)
+            code = 0
+        except (SaganSegError, ValueError) as e:  # ValueError: a network refusing an input size, with its reason
+            print(f'sagan-seg: error: {str(e).rstrip()}', file=sys.stderr)
+            code = 2
+        except OSError as e:                      # the OS refused a read or a write
+            print(f'sagan-seg: error: {e.filename or "a file"}: {os_cause(e)}', file=sys.stderr)
+            code = 2
+        except SystemExit as e:                   # argparse: --help (0) or a usage error (2)
+            code = e.code if isinstance(e.code, int) else 2
+        except KeyboardInterrupt as e:            # Ctrl-C, or a signal turned into `Interrupted`
+            sig = getattr(e, 'signum', signal.SIGINT)
+            where = f' while writing {e.path}, which was left as it was' if getattr(e, 'path', None) else ''
+            print(f'sagan-seg: interrupted by {signal.Signals(sig).name}{where}; temporary files removed, finished files kept',
+                  file=sys.stderr)
+            code = 128 + sig
+    if code:
+        for p, top in reversed(_MADE): _remove_if_empty(p, top)
+    return code
 
 def main():
-    "Console script `sagan-seg`."
+    "Console script `sagan-seg` (also `python -m sagan_seg.cli` and `torchrun ... -m sagan_seg.cli`)."
     sys.exit(run())
+
+if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m sagan_seg.cli` (not a notebook)

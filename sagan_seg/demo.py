@@ -19,7 +19,7 @@ from .generator import Generator, GeneratorConfig
 from .discriminator import DiscriminatorConfig
 from .training import TrainConfig, evaluate, pick_device
 from .checkpoints import load_generator
-from .fitting import time_step, pick_threads, train_budgeted, save_history_plot, FWD_SHARE
+from .fitting import time_step, pick_threads, pick_layout_precision, train_budgeted, save_history_plot, FWD_SHARE
 from .metrics import (PAPER_RESULTS, paper_tables, tables_markdown, table_markdown, write_tables,
                                overall_scores, per_class_scores)
 
@@ -269,7 +269,8 @@ def write_report(out, result:dict)->Path:
          f"Synthetic kidney tiles (not the paper's mouse data), trained for {result['minutes_train']:.1f} min of a "
          f"{result['minutes_budget']:g}-minute budget on {result['device']}. Seed {result['seed']}. {result['date']}.", '',
          f"Machine: {result['machine']}  ",
-         f"Training threads: {result['plan'].get('threads', '?')} (`pick_threads`); load average (1, 5, 15 min) at the start "
+         f"Training threads: {result['plan'].get('threads', '?')} (`pick_threads`), layout {result['plan'].get('layout', '?')}, "
+         f"precision {'fp32' if result['plan'].get('amp', 'none') in ('none', 'auto') else result['plan']['amp']} (`pick_layout_precision`); load average (1, 5, 15 min) at the start "
          f"{result['load_start']}, at the end {result['load_end']}", '',
          '## Headline (test split)', '',
          '| metric | ours | paper | target |', '|---|---:|---:|---:|']
@@ -355,6 +356,8 @@ def run_demo(out='report',        # report folder (created; data in out/data, ru
     try:
         threads = threads or pick_threads(cfg)
         torch.set_num_threads(threads)
+        lp = pick_layout_precision(cfg)                     # channels_last / bf16 where they measure faster on this CPU
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), 'layout': lp['layout'], 'amp': lp['amp']})
         step_s = time_step(cfg, reps=1)
         sec['calibration'] = time.perf_counter() - t_start - sec['data']
         # reserve for test evaluation, figures and the slide: forward passes, 1/FWD_SHARE of a training step per pixel
@@ -365,7 +368,7 @@ def run_demo(out='report',        # report folder (created; data in out/data, ru
         train_min = max((minutes * 60 - (time.perf_counter() - t_start) - reserve) / 60, 0.05)
         say(f'training for {train_min:.1f} min ({step_s:.2f} s/step with {threads} thread(s)) ...')
         hist, plan = train_budgeted(cfg, train_min, n_val * tile**2, step_s=step_s)
-        plan['threads'] = threads
+        plan.update(threads=threads, layout=lp['layout'], amp=lp['amp'], layout_precision_s=lp['seconds'])
         sec['train'] = time.perf_counter() - t_start - sec['data'] - sec['calibration']
         G = load_generator(out/'run'/'best.pt', device=pick_device(cfg.device))
         say('evaluating on the test split ...')
@@ -408,7 +411,7 @@ def run_demo(out='report',        # report folder (created; data in out/data, ru
     result['report'] = write_report(out, result)
     atomic_write_text(out/'headline.json', json.dumps({**h, 'minutes_budget': minutes, 'minutes_total': sec['total'] / 60,
                                                  'steps': plan['steps_done'], 'epochs': plan['epochs_done'],
-                                                 'threads': threads, 'tau': cal['tau'] if cal else None,
+                                                 'threads': threads, 'layout': lp['layout'], 'amp': lp['amp'], 'tau': cal['tau'] if cal else None,
                                                  'macro_f1_uncalibrated': cal['test']['macro_f1'] if cal else None}, indent=1))
     return result
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_fitting.ipynb #b3a00002
 from __future__ import annotations
-import json, math, os, statistics, tempfile, time
+import contextlib, json, math, os, statistics, tempfile, time
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset
-from .core import SaganSegError, atomic_save, atomic_write_text, eval_mode
+from .core import SaganSegError, atomic_save, atomic_write_text, eval_mode, folder_lock, warn
 from .generator import Generator
 from .metrics import confusion_matrix, overall_scores, per_class_scores, paper_tables, write_tables
 from .training import (TrainConfig, ConfigError, Models, pick_device, amp_dtype, autocast, derive_seed, SeededItems,
@@ -25,8 +25,9 @@ from .checkpoints import (save_checkpoint, load_checkpoint, rng_state, set_rng_s
 
 # %% auto #0
 __all__ = ['CALIBRATION_TAUS', 'FWD_SHARE', 'Calibration', 'calibrate_logit_bias', 'calibrate_checkpoint', 'TrainingDiverged',
-           'dist_env', 'restore', 'loss_check', 'over_budget', 'save_epoch', 'fit', 'plot_history', 'save_history_plot',
-           'time_step', 'pick_threads', 'plan_training', 'train_budgeted']
+           'dist_env', 'restore', 'loss_check', 'over_budget', 'save_epoch', 'repair_run', 'fit', 'plot_history',
+           'save_history_plot', 'time_step', 'pick_threads', 'plan_training', 'train_budgeted', 'cpu_has_bf16',
+           'pick_layout_precision']
 
 # %% ../nbs/13_fitting.ipynb #eb79ac44
 CALIBRATION_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -105,7 +106,7 @@ def calibrate_checkpoint(checkpoint:str|Path, # a checkpoint file (rewritten in 
 
 # %% ../nbs/13_fitting.ipynb #967cbe6d
 class TrainingDiverged(SaganSegError):
-    "A loss became NaN or infinite; training stopped and the last good checkpoint was kept."
+    "A loss became NaN or infinite; training stopped and the checkpoint of the last completed epoch was left as it was."
     def __init__(self, msg:str, epoch:int, step:int, loss:str, value:float, checkpoint:str|None):
         super().__init__(msg)
         self.epoch, self.step, self.loss, self.value, self.checkpoint = epoch, step, loss, value, checkpoint
@@ -141,7 +142,7 @@ def loss_check(epoch:int, step:int, where:str, last_good:str|None, world:int=1):
         v = value.detach().float().reshape(1)
         if world > 1: dist.all_reduce(v); v /= world
         if not torch.isfinite(v).all():
-            kept = f'the last good checkpoint is kept: {last_good}' if last_good else 'no checkpoint had been written yet'
+            kept = f'the checkpoint of the last completed epoch is unchanged: {last_good}' if last_good else 'no checkpoint had been written yet'
             raise TrainingDiverged(f'training diverged: {name} is {v.item()} at {where}; {kept}', epoch, step, name, v.item(), last_good)
     return check
 
@@ -168,6 +169,28 @@ def save_epoch(out:Path, state:dict, improved:bool, cm:Tensor, names:list[str], 
         write_tables(paper_tables(cm, names), out, stem='best_metrics')
     atomic_write_text(out/'history.csv', pd.DataFrame(history).to_csv(index=False))
 
+def repair_run(out:Path, ck:dict, src:str|Path, names:list[str])->list[str]:
+    """On resuming from `ck` (read from `src`): rewrite what a kill between `save_epoch`'s writes left behind —
+    `best.pt` (when `ck` is the best epoch but best.pt holds another) and `history.csv` (rows `ck` carries but the file lacks)."""
+    fixed, src = [], Path(src)/'last.pt' if Path(src).is_dir() else Path(src)
+    be = ck.get('best_epoch')
+    if be is not None and int(be) == int(ck['epoch']):
+        try: held = load_checkpoint(out/'best.pt')['epoch'] if (out/'best.pt').is_file() else None
+        except SaganSegError: held = None                     # unreadable: replace it
+        if held != be:
+            atomic_save(out/'best.pt', lambda f: f.write(src.read_bytes()))
+            cm = (ck.get('metrics') or {}).get('confusion_matrix')
+            if cm is not None: write_tables(paper_tables(cm, names), out, stem='best_metrics')
+            fixed.append(f'best.pt (epoch {held} -> {be})')
+    hist = list(ck.get('history') or [])
+    try: rows = len(pd.read_csv(out/'history.csv')) if (out/'history.csv').is_file() else 0
+    except (OSError, ValueError, pd.errors.ParserError): rows = -1
+    if hist and rows != len(hist):
+        atomic_write_text(out/'history.csv', pd.DataFrame(hist).to_csv(index=False))
+        fixed.append(f'history.csv ({max(rows, 0)} -> {len(hist)} rows)')
+    if fixed: warn(f'{out}: repaired {" and ".join(fixed)} from {src} (the run had been stopped between two writes)')
+    return fixed
+
 # %% ../nbs/13_fitting.ipynb #e38a1d7e
 def fit(cfg:TrainConfig)->pd.DataFrame:
     "Train a generator (and discriminator) as `cfg` says; returns the history, one row per epoch."
@@ -181,7 +204,12 @@ def fit(cfg:TrainConfig)->pd.DataFrame:
     if own_group:
         if device.type == 'cuda': torch.cuda.set_device(device)
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
-    try: return _fit(cfg, device, amp, rank, world)
+    try:
+        with contextlib.ExitStack() as stack:
+            if rank == 0:                                        # one run per folder at a time
+                try: stack.enter_context(folder_lock(cfg.out, 'run folder'))
+                except SaganSegError as e: raise ConfigError(str(e)) from None
+            return _fit(cfg, device, amp, rank, world)
     finally:
         if own_group: dist.destroy_process_group()
 
@@ -197,6 +225,7 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
     elif (out/'last.pt').exists() and not cfg.overwrite:
         raise ConfigError(f'{out} already holds a run (last.pt): resume it, or choose another output folder (or overwrite)')
     _check_out(out)                  # on every process, so that all of them stop together if it fails
+    if ck is not None and lead: repair_run(out, ck, cfg.resume, names)
     m = build_models(cfg, device, amp)                          # the same initial weights on every process
     cl = channels_last(cfg, device)
     at = restore(m, ck, str(cfg.resume)) if ck is not None else dict(start=0, step=0, history=[], best=-math.inf, best_epoch=None)
@@ -219,7 +248,7 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
     show = cfg.progress and lead
     mb = master_bar(range(stop)) if show else range(stop)       # the bar counts from epoch 1, also when resuming
     if show and history: mb.write(f'resumed after epoch {start} (step {step})')
-    last_good = str(Path(cfg.resume)/'last.pt' if Path(cfg.resume).is_dir() else cfg.resume) if ck is not None else None
+    last_good = f"{Path(cfg.resume)/'last.pt' if Path(cfg.resume).is_dir() else cfg.resume} (epoch {start})" if ck is not None else None
     total_steps, t_call = cfg.epochs * steps, time.time()
     for epoch in mb:
         if epoch < start: continue                              # done before the interruption
@@ -264,7 +293,7 @@ def _fit(cfg:TrainConfig, device:torch.device, amp, rank:int, world:int)->pd.Dat
                      'metrics': {'overall': overall_scores(cm), 'confusion_matrix': cm}, 'best_f1': best, 'best_epoch': best_epoch,
                      'history': history, 'versions': {'torch': str(torch.__version__)}}
             save_epoch(out, state, improved, cm, names, history)
-            last_good = str(out/'last.pt')
+            last_good = f"{out/'last.pt'} (epoch {epoch + 1})"
         if show:
             cols = ['epoch', 'loss_g', 'loss_d', 'val_f1', 'val_iou', 'val_accuracy', 'seconds']
             if epoch == start: mb.write([c for c in cols if c in row], table=True)
@@ -387,3 +416,25 @@ def train_budgeted(cfg:TrainConfig,
     plan.update(calibration_s=t1 - t0, train_s=time.perf_counter() - t1, epochs_done=len(hist),
                 steps_done=int(hist.step.iloc[-1]) if len(hist) else 0)
     return hist, plan
+
+# %% ../nbs/13_fitting.ipynb #88f9e815
+def cpu_has_bf16()->bool:
+    "Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX), by oneDNN's own check."
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception: return False
+
+def pick_layout_precision(cfg:TrainConfig,
+                          min_gain:float=1.05, # another candidate must be this much faster than channels_last fp32
+                          timer=None,          # timer(cfg) -> seconds per step; default `time_step` of a quarter batch
+                         )->dict:
+    """{'layout', 'amp', 'seconds'}: the memory layout and precision whose training step runs fastest on this CPU now.
+    Only for `layout='auto'` and `amp='auto'` on the CPU; otherwise `cfg`'s own choice, unmeasured."""
+    if pick_device(cfg.device).type != 'cpu' or (cfg.layout, cfg.amp) != ('auto', 'auto'):
+        return dict(layout=cfg.layout, amp=cfg.amp, seconds={})
+    probe = {**cfg.to_dict(), 'batch_size': max(1, cfg.batch_size // 4)}
+    timer = timer or (lambda c: time_step(c, reps=1))
+    cands = [('channels_last', 'none'), ('contiguous', 'none')] + ([('channels_last', 'bf16')] if cpu_has_bf16() else [])
+    secs = {c: timer(TrainConfig.from_dict({**probe, 'layout': c[0], 'amp': c[1]})) for c in cands}
+    best = min(secs, key=secs.get)
+    if secs[cands[0]] < min_gain * secs[best]: best = cands[0]        # the default unless another is clearly faster
+    return dict(layout=best[0], amp=best[1], seconds={f'{l}/{a}': round(s, 4) for (l, a), s in secs.items()})

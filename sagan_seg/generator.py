@@ -11,10 +11,11 @@ import torch.nn as nn
 from torch import Tensor
 from .blocks import ResBlock, conv2d, make_norm, spectral_norm_all, check_size, NORMS
 from .attention import SelfAttention2d
-from .core import n_params, config_to_dict, config_from_dict
+from .core import n_params, config_to_dict, config_from_dict, eval_mode
 
 # %% auto #0
-__all__ = ['ATTN_VARIANTS', 'attention_positions', 'GeneratorConfig', 'size_multiple', 'Generator', 'generator_table']
+__all__ = ['ATTN_VARIANTS', 'attention_positions', 'GeneratorConfig', 'size_multiple', 'Generator', 'generator_table',
+           'receptive_field']
 
 # %% ../nbs/07_generator.ipynb #f521c616
 ATTN_VARIANTS = ('sagan', 'biggan')
@@ -171,3 +172,30 @@ def generator_table(g:Generator, size:int|tuple[int, int]=128):
     rows.append(dict(stage='head', resolution=res(1), channels=f'{c[0]} -> {cfg.n_classes}', block='norm, ReLU, conv 1x1',
                      attention='', params=n_params(g.head)))
     return pd.DataFrame(rows).set_index('stage')
+
+# %% ../nbs/07_generator.ipynb #40c64a54
+def receptive_field(model:nn.Module, # (B, C, H, W) -> (B, K, H', W'), run in eval mode; gradients w.r.t. the input only
+                    size:int=128,    # side of the random input, px (larger than the field)
+                    x:Tensor|None=None, # or this input (B, C, H, W), e.g. real tiles, instead of random ones
+                    mass:float=0.99, # share of the gradient mass `r_mass` holds
+                    n:int=2, seed:int=0, # random inputs summed over
+                   )->dict:
+    "Measured receptive field of the centre output pixel: `extent` (side of the box where |d logits / d input| is non-zero), `r_mass` (half-side of the smallest square around the field's centre holding `mass` of it) and the (H, W) map `grad`."
+    if x is None:
+        c_in = getattr(getattr(model, 'cfg', None), 'in_channels', 3)
+        x = torch.rand(n, c_in, size, size, generator=torch.Generator().manual_seed(seed))
+    x = x.detach().clone().requires_grad_()
+    with eval_mode(model), torch.enable_grad():
+        y = model(x)                                                  # (B, K, H', W')
+        cy, cx = y.shape[-2] // 2, y.shape[-1] // 2
+        g = sum(torch.autograd.grad(y[:, k, cy, cx].sum(), x, retain_graph=True)[0].abs().sum((0, 1))
+                for k in range(y.shape[1])).double()                  # (H, W), summed over classes
+    ys, xs = torch.nonzero(g > 0, as_tuple=True)
+    extent = int(max(ys.max() - ys.min(), xs.max() - xs.min())) + 1 if len(ys) else 0
+    ctr = lambda m: int(torch.round((m * torch.arange(len(m))).sum() / m.sum()))  # centre of mass along one axis
+    py, px = ctr(g.sum(1)), ctr(g.sum(0))                             # the field's centre, input px
+    yy, xx = torch.meshgrid(torch.arange(g.shape[0]), torch.arange(g.shape[1]), indexing='ij')
+    ring = torch.bincount(torch.maximum((yy - py).abs(), (xx - px).abs()).flatten(), weights=g.flatten())  # mass per square ring
+    r_mass = int(torch.searchsorted(ring.cumsum(0) / ring.sum(), torch.tensor([mass], dtype=torch.float64))[0])
+    return dict(extent=extent, r_mass=r_mass, grad=g.float())
+

@@ -15,7 +15,7 @@ import tifffile
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
-from .core import SaganSegError, CLASS_NAMES, DEFAULT_CLASS_MAP, ClassMap, eval_mode, overlay
+from .core import SaganSegError, CLASS_NAMES, DEFAULT_CLASS_MAP, ClassMap, eval_mode, overlay, fault_point, os_cause
 from .slides import Slide, open_slide, tissue_mask, tile_starts
 from .glomeruli import GlomerulusCounter, class_areas, glomeruli_summary
 
@@ -335,14 +335,17 @@ class _Staging:
         self.parts[name] = p = self.dir / f'.{n.stem}.partial-{os.getpid()}{n.suffix}'   # writers read the suffix
         return p
     def commit(self) -> dict:
+        for name, p in self.parts.items(): fault_point(name, p)     # tests: a signal or disk error before the renames
         for name, p in self.parts.items(): os.replace(p, self.dir / name)
         done, self.parts = {name: self.dir / name for name in self.parts}, {}
         return done
-    def __exit__(self, *exc):
+    def __exit__(self, typ, err, tb):
         for p in self.parts.values(): p.unlink(missing_ok=True)
         if self.parts and self.made:
             try: self.dir.rmdir()                                       # only a folder we made, and only if empty
             except OSError: pass
+        if isinstance(err, OSError):                                    # disk full, no permission: one clear line
+            raise InferenceError(f'{self.dir}: cannot write the outputs ({os_cause(err, self.dir)}); partial outputs removed') from None
         return False
 
 def _open(path) -> Slide:
@@ -362,7 +365,7 @@ OUTPUTS = dict(labels='labels.tif', overlay='overlay.png', areas='class_areas.cs
 
 # %% ../nbs/16_inference.ipynb #20e07b5a
 def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoints.load_generator(checkpoint)`
-                  input_path,             # pyramidal slide (SVS, tiled TIFF, ...) or plain image (PNG, JPEG, TIFF)
+                  input_path,             # pyramidal slide (SVS, tiled TIFF, ...), plain image (PNG, JPEG, TIFF), or an open `Slide`
                   out_dir,                # output folder (made if missing; outputs of an earlier run are replaced)
                   level:int=0, tile:int=256, overlap:int=64, batch:int=4, window:str='gaussian',
                   device=None,            # default: where the model's weights are
@@ -377,7 +380,7 @@ def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoint
                  ) -> dict:
     """Segment a slide at `level` tile by tile; write the label image, an overlay, per-class areas and per-glomerulus
     counts to `out_dir`. Returns `paths`, the `areas`, `glomeruli` and `summary` tables and `stats` (sizes, timing)."""
-    slide = _open(input_path)
+    slide = input_path if isinstance(input_path, Slide) else _open(input_path)   # e.g. a `tiles.ScaledSlide`
     check_level(slide, level)
     W, H = slide.level_dimensions[level]
     check_tiling(tile, overlap, _size_multiple(model), H, W, batch)
@@ -387,7 +390,7 @@ def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoint
     K = n_classes(model, tile, device)
     if K != len(class_map): raise InferenceError(f'the model predicts {K} classes but the class map has {len(class_map)}')
     mpp = slide.mpp * slide.level_downsamples[level] if slide.mpp else None
-    stats = dict(input=str(input_path), level=level, width=W, height=H, mpp=mpp, tiles=0, tiles_predicted=0)
+    stats = dict(input=str(slide.path), level=level, width=W, height=H, mpp=mpp, tiles=0, tiles_predicted=0)
     in_tissue = tissue_keep(tissue_mask(slide) if tissue is True else (None if tissue is False or tissue is None else tissue),
                             H, W, tile)
     def keep(x, y):                                                     # counts the tiles it lets through
@@ -414,17 +417,17 @@ def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoint
                 yield lab
         write_label_tiff(st.path(OUTPUTS['labels']), max_pool_rows(labels(), ds, overview), H, W, overview=overview,
                          mpp=mpp, colours=class_map.colours,
-                         description=dict(source=Path(input_path).name, level=level, classes=list(names), overview_downsample=ds))
+                         description=dict(source=Path(slide.path).name, level=level, downsample=slide.level_downsamples[level], classes=list(names), overview_downsample=ds))
         stats['seconds'] = time.perf_counter() - t0
         stats['megapixels_per_s'] = W * H / 1e6 / stats['seconds']
         areas = class_areas(counts, names, mpp)
         areas.to_csv(st.path(OUTPUTS['areas']))
-        glom = counter.result(mpp) if quant else None
+        glom = counter.result(mpp, slide.level_downsamples[level]) if quant else None   # level-0 coordinates
         summary = glomeruli_summary(glom) if quant else None
         if quant: glom.to_csv(st.path(OUTPUTS['glomeruli'])); summary.to_csv(st.path(OUTPUTS['summary']))
         thumb = Image.fromarray(slide.thumbnail(max(overview.shape))).resize(overview.shape[::-1], Image.BILINEAR)
         scale = f'1 px = {mpp * ds:.3g} um' if mpp else f'1 px = {ds} px of level {level}'
         overlay_image(np.asarray(thumb), overview, class_map.colours, names, fractions=areas.fraction.values,
-                      note=f'{Path(input_path).name}, level {level}; {scale}').save(st.path(OUTPUTS['overlay']), compress_level=1)
+                      note=f'{Path(slide.path).name}, level {level}; {scale}').save(st.path(OUTPUTS['overlay']), compress_level=1)
         paths = st.commit()
     return dict(paths=paths, areas=areas, glomeruli=glom, summary=summary, stats=stats)

@@ -56,12 +56,12 @@ def _hard_core(pts, prio, d):
     return keep
 
 # %% ../nbs/02_synth.ipynb #6974e0d9
-def _glom_params(rng, n, h, w, tissue=None, tries=40):
-    "Parameters of up to `n` non-overlapping glomeruli; with a `tissue` mask, only wholly inside tissue and canvas."
+def _glom_params(rng, n, h, w, tissue=None, tries=40, scale=1.0):
+    "Parameters of up to `n` non-overlapping glomeruli (radius range `GLOM_RADIUS` x `scale`); with a `tissue` mask, only wholly inside tissue and canvas."
     out = []
     for _ in range(tries * max(n, 1)):
         if len(out) >= n: break
-        R = rng.uniform(*GLOM_RADIUS)
+        R = rng.uniform(GLOM_RADIUS[0] * scale, GLOM_RADIUS[1] * scale)
         cy, cx = rng.uniform(-0.3 * R, h + 0.3 * R), rng.uniform(-0.3 * R, w + 0.3 * R)
         if tissue is not None:
             y0, y1, x0, x1 = int(cy - 1.25 * R - 10), int(cy + 1.25 * R + 10), int(cx - 1.25 * R - 10), int(cx + 1.25 * R + 10)
@@ -90,15 +90,16 @@ def _glom_to_image(g, u, v):
     v = v * g['ell']; c, s = np.cos(g['rot']), np.sin(g['rot'])
     return u * s + v * c, u * c - v * s
 
-def _glom_nuclei(rng, g, density):
-    "Nucleus centres (N, 2) of one glomerulus and their classes (2 podocyte / 3 non-podocyte), from the depth rule."
+def _glom_nuclei(rng, g, density, scale=1.0):
+    "Nucleus centres (N, 2) of one glomerulus and their classes (2 podocyte / 3 non-podocyte), from the depth rule (depths x `scale`)."
     th = np.linspace(0, 2 * np.pi, 128, endpoint=False)
     r_t = _glom_radii(g, th)[2]
     dy, dx = _glom_to_image(g, r_t * np.cos(th), r_t * np.sin(th))
     surf = np.stack([g['cy'] + dy, g['cx'] + dx], 1)                                   # (128, 2) tuft surface
+    rim_lo, rim_hi, inner = RIM_DEPTH[0] * scale, RIM_DEPTH[1] * scale, INNER_DEPTH * scale      # the depth bands, px
     cand = []
-    for lo, hi in ((RIM_DEPTH[0] - 3, RIM_DEPTH[1] + 3), (INNER_DEPTH, None)):        # candidates in the two bands
-        t = rng.uniform(0, 2 * np.pi, int(4 * g['R']) + 50)
+    for lo, hi in ((rim_lo - 3, rim_hi + 3), (inner, None)):                          # candidates in the two bands
+        t = rng.uniform(0, 2 * np.pi, int(4 * g['R'] * scale) + int(50 * scale ** 2))  # band areas grow as scale^2
         rt = _glom_radii(g, t)[2]
         r_hi, r_lo = rt - (lo - 1) * g['ell'], (np.zeros_like(rt) if hi is None else np.clip(rt - (hi + 1) / g['ell'], 0, None))
         ok = r_hi > r_lo
@@ -108,8 +109,8 @@ def _glom_nuclei(rng, g, density):
     cand = np.concatenate(cand)                                                        # (N, 2)
     sc, ss = (cand ** 2).sum(1), (surf ** 2).sum(1)
     depth = np.sqrt(np.clip((sc[:, None] + ss[None] - 2 * cand @ surf.T).min(1), 0, None))  # (N,) to the surface
-    rim = (depth >= RIM_DEPTH[0]) & (depth <= RIM_DEPTH[1])
-    keep = rim | (depth >= INNER_DEPTH)
+    rim = (depth >= rim_lo) & (depth <= rim_hi)
+    keep = rim | (depth >= inner)
     cand, rim = cand[keep], rim[keep]
     sel = _hard_core(cand, rng.uniform(0, 1, len(cand)) + (~rim), NUC_MIN_DIST)        # rim first, then deep ones
     sel &= rng.uniform(0, 1, len(cand)) < np.where(rim, density['rim'], density['inner'])
@@ -139,7 +140,7 @@ def _ellipse_rho(dy, dx, a, b, ang):
     c, s = np.cos(ang), np.sin(ang)
     return np.sqrt(((dx * c + dy * s) / a) ** 2 + ((-dx * s + dy * c) / b) ** 2)
 
-def _render(rng, h, w, n_glom, prm, tissue=None):
+def _render(rng, h, w, n_glom, prm, tissue=None, scale=1.0):
     "Draw a synthetic kidney section: image (h, w, 3) uint8, mask (h, w) uint8, list of glomerulus dicts."
     f32 = np.float32
     cyto, mem, hem = (np.zeros((h, w), f32) for _ in range(3))                         # stain amounts, (h, w) each
@@ -148,7 +149,7 @@ def _render(rng, h, w, n_glom, prm, tissue=None):
     nf, nm, nl, nr = (_smooth_noise(rng, h, w, s) for s in (2.0, 6.0, 2.5, 4.0))        # textures, (h, w) each
     tis = np.ones((h, w), bool) if tissue is None else tissue
     cyto[tis] = (0.12 + 0.04 * nm)[tis]; mem[tis] = (0.10 + 0.05 * nf)[tis]; hem[tis] = 0.03; region[tis] = 1
-    gloms = _glom_params(rng, n_glom, h, w, tissue)
+    gloms = _glom_params(rng, n_glom, h, w, tissue, scale=scale)
     for g in gloms:                                                                    # glomeruli, each in its box
         r = int(g['R'] * 1.25 + 10)
         y0, y1, x0, x1 = max(int(g['cy']) - r, 0), min(int(g['cy']) + r + 1, h), max(int(g['cx']) - r, 0), min(int(g['cx']) + r + 1, w)
@@ -196,7 +197,7 @@ def _render(rng, h, w, n_glom, prm, tissue=None):
     pc = pc[inb & (rng.uniform(0, 1, len(pc)) < pk)]
     centres, classes = [pc], [np.zeros(len(pc), int)]
     for g in gloms:
-        c, k = _glom_nuclei(rng, g, prm['dens'])
+        c, k = _glom_nuclei(rng, g, prm['dens'], scale)
         centres.append(c); classes.append(k)
         vis = (c[:, 0] >= 0) & (c[:, 0] < h) & (c[:, 1] >= 0) & (c[:, 1] < w)
         g['podocytes'], g['non_podocytes'] = int(((k == 2) & vis).sum()), int(((k == 3) & vis).sum())
@@ -228,21 +229,25 @@ def synth_tile(size=256,          # tile side in px, or (height, width)
                seed=0,            # int or sequence of ints (numpy `default_rng` seed)
                stain=None,        # 'HE' or 'PAS'; None = drawn at random
                n_glomeruli=None,  # None = drawn at random (0 with probability 0.2)
+               context_scale=1.0, # s: multiplies GLOM_RADIUS, RIM_DEPTH and INNER_DEPTH (nuclei keep their size and spacing)
               ):
     "A synthetic kidney tile: image (H, W, 3) uint8, mask (H, W) uint8 with classes 0-3, info dict."
     h, w = (int(size), int(size)) if np.ndim(size) == 0 else (int(size[0]), int(size[1]))
     if h < 16 or w < 16: raise SaganSegError(f'tile size must be at least 16 px, got {h}x{w}')
+    if not context_scale > 0: raise SaganSegError(f'context_scale must be positive, got {context_scale!r}')
     rng = np.random.default_rng(seed)
     prm = _synth_params(rng, stain)
-    if n_glomeruli is None: n_glomeruli = 0 if rng.uniform() < 0.2 else 1 + int(rng.poisson(1.3 * h * w / 256 ** 2))
-    img, mask, gloms = _render(rng, h, w, int(n_glomeruli), prm)
+    if n_glomeruli is None: n_glomeruli = 0 if rng.uniform() < 0.2 else 1 + int(rng.poisson(1.3 * h * w / (256 * context_scale) ** 2))
+    img, mask, gloms = _render(rng, h, w, int(n_glomeruli), prm, scale=float(context_scale))
     gl = [dict(cx=round(float(g['cx']), 1), cy=round(float(g['cy']), 1), radius=round(float(g['R']), 1), area_px=g['area_px'],
                podocytes=g['podocytes'], non_podocytes=g['non_podocytes']) for g in gloms if g['area_px'] > 0]
     return img, mask, dict(stain=prm['stain'], blur=round(float(prm['blur']), 2), noise=round(float(prm['noise']), 2),
                            glomeruli=gl, podocytes=sum(g['podocytes'] for g in gl), non_podocytes=sum(g['non_podocytes'] for g in gl))
 
 # %% ../nbs/02_synth.ipynb #514ee7b8
-def write_synthetic_dataset(out_dir, n:int, size=256, seed:int=0, overwrite:bool=False) -> Path:
+def write_synthetic_dataset(out_dir, n:int, size=256, seed:int=0, overwrite:bool=False,
+                            context_scale:float=1.0, # `synth_tile`'s s: how far the deciding context lies
+                           ) -> Path:
     "Write `n` synthetic tiles as a dataset folder (images/, masks/, classes.csv, tiles.csv); returns the folder."
     out = Path(out_dir)
     if int(n) < 1: raise SaganSegError(f'n must be at least 1, got {n}')
@@ -256,7 +261,7 @@ def write_synthetic_dataset(out_dir, n:int, size=256, seed:int=0, overwrite:bool
     DEFAULT_CLASS_MAP.to_csv(out / 'classes.csv')
     rows = []
     for i in range(int(n)):
-        img, mask, info = synth_tile(size, seed=(int(seed), i))
+        img, mask, info = synth_tile(size, seed=(int(seed), i), context_scale=context_scale)
         stem = f'tile_{i:05d}'
         Image.fromarray(img).save(out / 'images' / f'{stem}.png')
         m = Image.fromarray(mask, mode='L').convert('P'); m.putpalette(DEFAULT_CLASS_MAP.palette())
