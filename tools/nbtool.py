@@ -42,16 +42,19 @@ def create(nb_path, src_path, force=False):
     nbformat.write(nb, nb_path)
     print(f'wrote {nb_path} ({len(nb.cells)} cells)')
 
+MAX_WIDTH = 640   # px: wider image outputs are scaled down (a notebook column shows about this much)
+
 def _smaller(b64:str, kind:str)->str:
-    "An image output re-encoded smaller (PNG: 64-colour palette; JPEG: quality 70), or unchanged if that is not smaller."
+    """An image output re-encoded smaller (at most MAX_WIDTH px wide; PNG: 32-colour palette; JPEG: quality 60), or
+    unchanged if that is not smaller."""
     import base64, io
     from PIL import Image
     raw = base64.b64decode(b64)
     im, out = Image.open(io.BytesIO(raw)), io.BytesIO()
-    if kind == 'image/png':
-        if im.mode == 'P' and len(im.getcolors(256) or []) <= 64: return b64   # already a small palette image
-        im.convert('RGB').quantize(64).save(out, 'PNG', optimize=True)   # plots and diagrams: 64 colours are plenty
-    else: im.convert('RGB').save(out, 'JPEG', quality=70, optimize=True)
+    if im.width > MAX_WIDTH: im = im.convert('RGB').resize((MAX_WIDTH, round(im.height * MAX_WIDTH / im.width)), Image.LANCZOS)
+    elif kind == 'image/png' and im.mode == 'P' and len(im.getcolors(256) or []) <= 32: return b64   # already small
+    if kind == 'image/png': im.convert('RGB').quantize(32).save(out, 'PNG', optimize=True)   # plots: 32 colours are plenty
+    else: im.convert('RGB').save(out, 'JPEG', quality=60, optimize=True)
     new = base64.b64encode(out.getvalue()).decode()
     return new if len(new) < 0.9 * len(b64) else b64
 
