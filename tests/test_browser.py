@@ -8,7 +8,7 @@ runtime files there too), and Playwright drives Chromium through it:
    `query y` slider moves the query and changes the picture; a click on the tile moves the query to the pixel
    clicked (computed by the kernel from the figure's own transform); the PNG fallback (`interactive=False`) is shown
    at its pixel size, not stretched;
-2. `17_viz`'s fast cells (a copy without the `#| slow` ones) run in the page to the end with no error output.
+2. `17_attention_maps`'s fast cells (a copy without the `#| slow` ones) run in the page to the end with no error output.
 
 Chromium: `$CHROMIUM`, else `chromium` / `chromium-browser` / `google-chrome` on PATH (Debian: `apt-get install
 chromium`; `.ci/run` installs it); Playwright's own download is not needed. Without one (or without the `playwright`
@@ -167,8 +167,8 @@ def wait_run(page, n: int, name: str, timeout_s: float):
 
 @pytest.fixture(scope='module')
 def viz_run(browser, lab):
-    "17_viz's fast cells, started first: they run in their own kernel while the explorer test works."
-    page, n = start_run(browser, lab, '17_viz_fast.ipynb', fast_copy(ROOT/'nbs'/'17_viz.ipynb'))
+    "17_attention_maps's fast cells, started first: they run in their own kernel while the explorer test works."
+    page, n = start_run(browser, lab, '17_attention_maps_fast.ipynb', fast_copy(ROOT/'nbs'/'17_attention_maps.ipynb'))
     yield page, n
     page.close()
 
@@ -226,9 +226,9 @@ def test_explorer_in_jupyterlab(viz_run, browser, lab):
     page.close()
 
 def test_viz_notebook_fast_cells_in_jupyterlab(viz_run):
-    "17_viz without its slow cells runs to the end in the page, with no error output."
-    page = wait_run(*viz_run, '17_viz_fast.ipynb', 80)
+    "17_attention_maps without its slow cells runs to the end in the page, with no error output."
+    page = wait_run(*viz_run, '17_attention_maps_fast.ipynb', 80)
     errs = error_outputs(page)
-    assert not errs, 'error output in 17_viz:\n' + '\n---\n'.join(errs)
+    assert not errs, 'error output in 17_attention_maps:\n' + '\n---\n'.join(errs)
     assert page.locator('.jp-OutputArea-output', has_text='RUN-COMPLETE').count() == 1, 'the run stopped before the end'
     assert page.locator('.jp-OutputArea-output .jupyter-matplotlib-canvas-div').count() >= 1   # the explorer rendered

@@ -126,7 +126,7 @@ def test_resume_with_other_options_refused(killed, ds, tmp_path):
 
 def test_non_finite_weights_refused(killed, ds, tmp_path):
     """Item 6: a checkpoint with a NaN tensor is refused by evaluate, naming the tensor (predict and resume load
-    weights through the same `checkpoints.load_state`, tested in nbs/12_checkpoints)."""
+    weights through the same `checkpoints.load_state`, tested in nbs/14_checkpoints)."""
     run = killed[0]
     ck = torch.load(run/'last.pt', weights_only=True)
     key = next(k for k, v in ck['generator'].items() if v.is_floating_point() and v.dim() == 4)

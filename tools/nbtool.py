@@ -3,7 +3,7 @@
     python tools/nbtool.py create nbs/01_x.ipynb src.py   # new notebook from a '# %%' percent-format file
     python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), shrink, then nbdev-clean
     python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (64-colour PNG, JPEG q70)
-    python tools/nbtool.py run-fast nbs/18_paper.ipynb    # execute all but `#| slow` cells (they keep their outputs)
+    python tools/nbtool.py run-fast nbs/19_paper.ipynb    # execute all but `#| slow` cells (they keep their outputs)
 
 `create` refuses to overwrite a notebook that git already tracks (its cell ids are part of the exported
 modules); edit tracked notebooks in place with `fastcore.nbio.read_nb`/`write_nb` instead.
