@@ -1,6 +1,7 @@
 """The ablation the paper did not run: U-Net, U-Net + attention, SAGAN, SAGAN with a mask-only discriminator.
 
-    .venv/bin/python benchmarks/ablation.py                          # 2 min per run, seeds 0 1 2: ~30 min on 2 CPU cores
+    .venv/bin/python benchmarks/ablation.py                          # run_ablation's budget per run, seeds 0 1 2: ~40 min on 2 CPU cores
+    .venv/bin/python benchmarks/ablation.py --steps-per-run 800 --out benchmarks/results/ablation_steps.md   # equal steps
     .venv/bin/python benchmarks/ablation.py --minutes-per-run 1 --seeds 0 1
 
 Every variant is trained with `sagan_seg.ablation.run_ablation`: the same synthetic data (train / val / test from
@@ -9,15 +10,17 @@ by validation macro F1 is scored on the test split. Runs go seed by seed, all va
 the machine's load spreads over the variants. Writes benchmarks/results/ablation.md (mean ± sd table and the
 per-run rows); the runs themselves go to runs/ablation/.
 """
-import argparse, sys, time
+import argparse, inspect, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from _common import write_results, load_avg
 
 def main(argv=None):
+    from sagan_seg.ablation import run_ablation
+    default = inspect.signature(run_ablation).parameters['minutes_per_run'].default     # one default, in run_ablation
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--minutes-per-run', type=float, default=2.0, help='wall-clock training budget of each run')
+    p.add_argument('--minutes-per-run', type=float, default=default, help=f'wall-clock training budget of each run (default {default:g})')
     p.add_argument('--steps-per-run', type=int, default=None, help='equal steps instead of equal time: this many steps per run')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds')
     p.add_argument('--runs', default='runs/ablation', help='folder for data and runs')
@@ -25,7 +28,7 @@ def main(argv=None):
     p.add_argument('--tiny', action='store_true', help='seconds-long smoke version')
     p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'ablation.md'), help="Markdown results file ('' for none)")
     args = p.parse_args(argv)
-    from sagan_seg.ablation import run_ablation, ablation_table
+    from sagan_seg.ablation import ablation_table
     from _common import machine_line
     from sagan_seg.metrics import table_markdown
     t0, load0 = time.time(), load_avg()

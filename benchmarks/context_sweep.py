@@ -56,7 +56,8 @@ def main(argv=None):
     from sagan_seg.synth import write_synthetic_dataset, INNER_DEPTH
     from sagan_seg.demo import split_seed, demo_config, headline, cpu_name
     from sagan_seg.data import SegFolder
-    from sagan_seg.training import TrainConfig, evaluate
+    from sagan_seg.training import TrainConfig
+    from sagan_seg.step import evaluate
     from sagan_seg.fitting import fit
     from sagan_seg.checkpoints import load_generator
     from sagan_seg.generator import Generator, GeneratorConfig, receptive_field

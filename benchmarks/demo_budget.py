@@ -19,7 +19,7 @@ import torch
 from _common import write_results, load_avg, machine_line
 
 STEPS_PER_EPOCH = 117          # what the 10-minute demo plans on this CPU (runs/demo_s*/run/history.csv)
-DEMO_STEPS = 1521              # 13 epochs of 117: the 10-minute demo's steps on this CPU
+DEMO_STEPS = int(pd.read_csv(Path(__file__).parent / 'results' / 'demo_runs.csv').query('seed == 0').steps.iloc[0])   # the 10-minute demo's steps (demo_runs.py)
 
 
 def one_run(root: Path, steps: int, seed: int) -> dict:

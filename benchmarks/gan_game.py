@@ -89,7 +89,7 @@ def main(argv=None):
     tab.insert(0, 's/step', (mean.wall_s / mean.steps).round(3))
     args = [x for x in (argv if argv is not None else sys.argv[1:]) if x != '--report-only']
     cmd = 'python benchmarks/gan_game.py ' + ' '.join(args)
-    hist = []                                    # every run's per-epoch history, for the figures of 15_fitting / 19_paper
+    hist = []                                    # every run's per-epoch history, for the figures of 16_fitting / 19_paper
     for r in df.itertuples():
         h = runs/r.candidate/f'seed{r.seed}'/'history.csv'
         if h.is_file():

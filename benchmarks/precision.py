@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/precision.py                                  # the demo's model, 1 thread
     .venv/bin/python benchmarks/precision.py --checkpoint runs/x/best.pt --data report/data/val   # + numerics
 
-Times `training.train_step` (the demo's G+D step) in the four combinations, interleaved step by step so that a change
+Times `step.train_step` (the demo's G+D step) in the four combinations, interleaved step by step so that a change
 in the machine's load hits them alike; median of `--reps` steps after a warm-up. With a trained checkpoint it also
 compares the generator's bf16 forward with fp32 on whole validation tiles: the largest logit difference, the share of
 pixels whose class changes, and macro F1 of both. Whether bf16 pays depends on the CPU (native bf16 instructions or not):
@@ -15,7 +15,7 @@ import torch
 
 def step_times(crop:int, batch:int, reps:int)->dict:
     from sagan_seg.demo import demo_config
-    from sagan_seg.training import train_step
+    from sagan_seg.step import train_step
     from sagan_seg.generator import Generator
     from sagan_seg.discriminator import Discriminator
     cfg = demo_config('unused', 'unused', '/tmp/unused', crop=crop, batch_size=batch)
@@ -43,7 +43,7 @@ def step_times(crop:int, batch:int, reps:int)->dict:
 @torch.no_grad()
 def numerics(checkpoint, data)->dict:
     from sagan_seg.checkpoints import load_generator
-    from sagan_seg.training import evaluate
+    from sagan_seg.step import evaluate
     from sagan_seg.data import SegFolder
     from sagan_seg.demo import headline
     g = load_generator(checkpoint); ds = SegFolder(data, mode='full', augment=False)

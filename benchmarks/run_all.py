@@ -30,6 +30,7 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
                        'the same four variants at equal steps (800 per run)'),
     'inference_vs_monai': ('inference_vs_monai.py', [], "predict_slide beside MONAI's sliding_window_inference: time, batch size, channels_last, peak memory"),
     'context_sweep': ('context_sweep.py', ['--scales', '1', '2', '3', '--seeds', '0', '1', '2', '3', '4', '5', '6'], 'when does attention pay off: U-Net vs U-Net + attention as the deciding context moves past the receptive field'),
+    'demo_runs': ('demo_runs.py', ['--seeds', '0', '1', '2'], "the 10-minute demo per seed (make demo's result), beside the paper"),
     'demo_budget': ('demo_budget.py', ['--steps', '3042', '6084', '--seeds', '0', '1'], "the demo's configuration at 2x and 4x its 10-minute steps: what reaches the target"),
 }
 
@@ -75,6 +76,8 @@ def main(argv=None):
             failed.append(name)
             parts.append(f'## {name}\n\n**Failed** (exit status {r.returncode}) after {secs:.0f} s:\n\n```\n'
                          f'{(r.stdout or "")[-2000:]}\n```\n')
+    history = HERE / 'results' / 'history.md'           # one-off measurements no script reproduces: kept as written
+    if history.is_file(): parts.append(f'{demote(history.read_text().strip())}\n')
     cmd = 'python benchmarks/run_all.py' + (' ' + ' '.join(argv if argv is not None else sys.argv[1:])).rstrip()
     head = ['# Benchmark results', '',
             f'Command: `{cmd}` (or `make bench`)  ',
@@ -82,7 +85,8 @@ def main(argv=None):
             f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; all benchmarks took {(time.time() - t0) / 60:.1f} min  ',
             'Each section is one benchmark, run in its own process one after the other; its own command, machine '
             'line and matmul reference are inside it. Load average = how busy the machine was (2 means both of 2 cores).', '',
-            'Contents:', ''] + [f'- {n}: {BENCHES[n][2]}' for n in names] + ['']
+            'Contents:', ''] + [f'- {n}: {BENCHES[n][2]}' for n in names] + (
+            ['- history: measurements of earlier configurations, kept as written (results/history.md)'] if history.is_file() else []) + ['']
     text = '\n'.join(head) + '\n' + '\n'.join(parts)
     Path(args.out).write_text(text)
     print(text)

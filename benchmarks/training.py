@@ -5,7 +5,7 @@
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/training.py   # OpenMP threads sleep instead of spinning
 
 What is measured, on random tiles of the demo's crop size and batch (the step's cost does not depend on the pixels):
-- time of `training.train_step` — one discriminator update on (real, generated) pairs, then one generator update on
+- time of `step.train_step` — one discriminator update on (real, generated) pairs, then one generator update on
   pixel loss + adversarial loss — for the demo's full model (G+D), and for the same generator trained alone
   (supervised, no discriminator) as a reference. Median and min over `--reps` steps after two warm-up steps; the
   variants are interleaved step by step, so a slow-down of the shared machine hits both alike. Each runs with one
@@ -30,7 +30,7 @@ def make_variant(cfg, gan):
     "(step function, GFLOP per step) for the demo's networks, with or without the discriminator."
     from sagan_seg.generator import Generator
     from sagan_seg.discriminator import Discriminator
-    from sagan_seg.training import train_step
+    from sagan_seg.step import train_step
     torch.manual_seed(0)
     cfg = type(cfg).from_dict({**cfg.to_dict(), 'gan': gan})
     G = Generator(cfg.generator)

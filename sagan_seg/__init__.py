@@ -12,18 +12,23 @@ from importlib.metadata import PackageNotFoundError, version as _version
 try: __version__ = _version('sagan_seg')  # the version is written once, in settings.ini
 except PackageNotFoundError: __version__ = 'unknown'
 
-from .core import SaganSegError
-from .synth import synth_tile, write_synthetic_dataset
-from .data import SegFolder
-from .generator import Generator, GeneratorConfig
-from .discriminator import Discriminator, DiscriminatorConfig
-from .training import TrainConfig
-from .fitting import fit
-from .checkpoints import load_generator, evaluate_checkpoint
-from .slides import open_slide
-from .inference import predict_slide
-from .viz import attention_explorer
-from .demo import run_demo
+_HOME = {'SaganSegError': 'core', 'synth_tile': 'synth', 'write_synthetic_dataset': 'synth', 'SegFolder': 'data',
+         'Generator': 'generator', 'GeneratorConfig': 'generator', 'Discriminator': 'discriminator',
+         'DiscriminatorConfig': 'discriminator', 'TrainConfig': 'training', 'fit': 'fitting', 'load_generator': 'checkpoints',
+         'evaluate_checkpoint': 'checkpoints', 'open_slide': 'slides', 'predict_slide': 'inference',
+         'attention_explorer': 'explorer', 'run_demo': 'demo'}   # public name -> the module that defines it
 _all_ = ['SaganSegError', 'synth_tile', 'write_synthetic_dataset', 'SegFolder', 'Generator', 'GeneratorConfig', 'Discriminator',
          'DiscriminatorConfig', 'TrainConfig', 'fit', 'load_generator', 'evaluate_checkpoint', 'open_slide', 'predict_slide',
-         'attention_explorer', 'run_demo']
+         'attention_explorer', 'run_demo']                   # nbdev writes `__all__` from this list
+
+def __getattr__(name:str):
+    "A public name (or a submodule) imported on first use, so `import sagan_seg` loads neither torch nor matplotlib."
+    from importlib import import_module
+    from importlib.util import find_spec
+    if name in _HOME: value = getattr(import_module(f'{__name__}.{_HOME[name]}'), name)
+    elif not name.startswith('_') and find_spec(f'{__name__}.{name}'): value = import_module(f'{__name__}.{name}')
+    else: raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    globals()[name] = value                                    # the next lookup is an ordinary one
+    return value
+
+def __dir__(): return sorted({*globals(), *_HOME})

@@ -6,15 +6,16 @@
 from __future__ import annotations
 import glob, json, os, time
 from pathlib import Path
+from fastcore.meta import delegates
 import numpy as np
 import pandas as pd
 import tifffile
 from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP, atomic_write_text, folder_lock
-from .slides import Slide, open_slide
+from .slides import Slide
 from .annotations import write_geojson, write_imagescope_xml
 from .glomeruli import label_objects
 from .tiles import ScaledSlide
-from .inference import predict_slide
+from .inference import predict_slide, _open, _palette
 
 # %% auto #0
 __all__ = ['SLIDE_SUFFIXES', 'EXPORTS', 'DONE', 'slide_inputs', 'checkpoint_mpp', 'choose_resolution', 'write_label_pyramid',
@@ -78,10 +79,7 @@ def write_label_pyramid(path, labels:np.ndarray, mpp:float|None=None, colours=No
     (2x2 max: a nucleus stays visible) until the longer side is at most `smallest` px; every level tiled, so OpenSlide
     opens each one, and with its resolution when `mpp` (of level 0) is known."""
     kw = dict(compression='zlib', metadata=None, photometric='palette' if colours is not None else 'minisblack', maxworkers=1)
-    if colours is not None:
-        cmap = np.zeros((3, 256), np.uint16)
-        for i, c in enumerate(colours): cmap[:, i] = np.asarray(c[:3], np.uint16) * 257
-        kw['colormap'] = cmap
+    if colours is not None: kw['colormap'] = _palette(colours)
     a, k = np.asarray(labels, np.uint8), 0
     with tifffile.TiffWriter(path, bigtiff=a.size > 2 ** 31) as tw:
         while True:
@@ -118,12 +116,6 @@ def export_predictions(out_dir, downsample:float=1.0, mpp:float|None=None, class
 # %% ../nbs/26_cohort.ipynb #c0617221
 DONE = 'done.json'
 
-def _open(path) -> Slide:
-    "`open_slide`, any reader failure a `SaganSegError` naming the file."
-    try: return open_slide(path)
-    except SaganSegError: raise
-    except Exception as e: raise SaganSegError(f'{path}: cannot read it as an image or slide ({type(e).__name__}: {e})') from None
-
 def is_complete(out_dir) -> bool:
     "True when `out_dir` holds a finished prediction: its `done.json` and every file that lists."
     p = Path(out_dir) / DONE
@@ -131,11 +123,42 @@ def is_complete(out_dir) -> bool:
     except (OSError, ValueError, KeyError, TypeError): return False
     return all((Path(out_dir) / f).is_file() for f in files)
 
+def _predict_one(model, path:Path, out_dir:Path, model_mpp:float|None, slide_mpp:float|None, level:int|None, rank:int,
+                 class_map:ClassMap, min_glomerulus_px:int, **kwargs) -> tuple[dict, dict]:
+    """One slide at the model's µm/px: `predict_slide`'s outputs, the viewers' exports, then `done.json`, written last.
+    Returns `predict_slide`'s result (with the exports' paths) and what `done.json` holds."""
+    t0 = time.perf_counter()
+    with folder_lock(out_dir, 'output folder'), _open(path) as sl:
+        if slide_mpp: sl.mpp = float(slide_mpp)
+        res = choose_resolution(sl, model_mpp, slide_mpp, level)
+        src = ScaledSlide(sl, res['downsample']) if res['resampled'] else sl
+        r = predict_slide(model, src, out_dir, level=0 if res['resampled'] else res['level'], class_map=class_map,
+                          min_glomerulus_px=min_glomerulus_px, **kwargs)
+        ex = export_predictions(out_dir, res['downsample'], sl.mpp, class_map, min_glomerulus_px)
+        summ = r['summary']
+        done = dict(slide=str(path), rank=rank, pid=os.getpid(), model_mpp=model_mpp, seconds=time.perf_counter() - t0,
+                    **res, files=sorted([*r['paths'], *(p.name for p in ex.values())]),
+                    summary={k: (None if pd.isna(v) else float(v)) for k, v in summ.items()} if summ is not None else None,
+                    stats={k: v for k, v in r['stats'].items() if isinstance(v, (int, float, str)) or v is None})
+        atomic_write_text(out_dir / DONE, json.dumps(done, indent=1))
+    return {**r, 'paths': {**r['paths'], **ex}}, done
+
 def _summary_row(done:dict) -> dict:
     s = done.get('summary') or {}
     keep = ('glomeruli', 'podocytes', 'non_podocytes', 'podocytes_mean', 'area_um2_mean', 'podocytes_per_10k_um2_mean')
     return dict(slide=Path(done['slide']).name, level=done['level'], downsample=done['downsample'], mpp=done['mpp'],
                 resampled=done['resampled'], **{k: s.get(k) for k in keep}, seconds=round(done['seconds'], 2), rank=done['rank'])
+
+def _summary_table(slides:list[Path], folders:list[Path]) -> pd.DataFrame:
+    "One row per slide: from its folder's `done.json` (status 'done'), or status 'missing'."
+    rows = []
+    for s, od in zip(slides, folders):
+        try: rows.append(_summary_row(json.loads((od / DONE).read_text())) if is_complete(od) else dict(slide=s.name, status='missing'))
+        except (OSError, ValueError, KeyError): rows.append(dict(slide=s.name, status='missing'))
+    table = pd.DataFrame(rows)
+    if 'status' not in table: table['status'] = 'done'
+    table['status'] = table['status'].fillna('done')
+    return table
 
 def _dist_barrier(world:int) -> bool:
     "Wait for every process of a torchrun launch (a gloo group, made here if there is none); True if made here."
@@ -146,6 +169,7 @@ def _dist_barrier(world:int) -> bool:
     dist.barrier()
     return made
 
+@delegates(predict_slide)
 def predict_cohort(checkpoint,                 # checkpoint file or run folder (its µm/px, if recorded, is the contract)
                    inputs,                     # slides, folders of slides, glob patterns
                    out,                        # output folder: one subfolder per slide (unless `subfolders` is False), summary.csv
@@ -153,17 +177,18 @@ def predict_cohort(checkpoint,                 # checkpoint file or run folder (
                    level:int|None=None,        # segment this pyramid level, whatever the µm/px
                    force:bool=False,           # predict again slides whose outputs are complete
                    subfolders:bool|None=None,  # None: when there is more than one slide
-                   device='cpu', tile:int=256, overlap:int=64, batch:int=4, window:str='gaussian', tissue:bool=True,
-                   progress:bool=False, class_map:ClassMap=DEFAULT_CLASS_MAP, min_glomerulus_px:int=64,
+                   device='cpu',               # 'cpu', 'cuda', 'mps'; under torchrun 'cuda' is each process's own GPU
+                   class_map:ClassMap=DEFAULT_CLASS_MAP, min_glomerulus_px:int=64,
                    model=None,                 # an already loaded generator (else loaded from `checkpoint`)
-                   log=print) -> pd.DataFrame:
+                   log=print,
+                   **kwargs                    # `predict_slide`'s options: tile, overlap, batch, window, tissue, progress, ...
+                  ) -> pd.DataFrame:
     """Segment many slides: each at the model's µm/px, its outputs (`predict_slide`'s, `predictions.geojson`,
     `predictions.xml`, a pyramidal `labels.tif`, `done.json`) in its own folder; slides whose outputs are complete are
     skipped, so a stopped run resumes. Under `torchrun` the processes take every `WORLD_SIZE`-th slide from their
     `RANK`, then rank 0 writes `summary.csv` over all slides. A slide that fails is reported, the others go on."""
-    slides = slide_inputs(inputs)
-    out = Path(out)
-    sub = len(slides) > 1 if subfolders is None else subfolders
+    slides, out = slide_inputs(inputs), Path(out)
+    folders = [out / s.stem for s in slides] if (len(slides) > 1 if subfolders is None else subfolders) else [out] * len(slides)
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     dev = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if world > 1 and str(device) == 'cuda' else device
     if model is None:
@@ -171,44 +196,20 @@ def predict_cohort(checkpoint,                 # checkpoint file or run folder (
         model = load_generator(checkpoint, device=dev)
     model_mpp = checkpoint_mpp(checkpoint) if checkpoint is not None else getattr(model, 'mpp', None)
     failed, results = [], {}
-    for i, s in enumerate(slides):
-        if i % world != rank: continue
-        od = out / s.stem if sub else out
+    for s, od in list(zip(slides, folders))[rank::world]:                # this process's share of the slides
         if not force and is_complete(od): log(f'{s}: outputs complete, skipped'); continue
-        t0 = time.perf_counter()
-        try:
-            with folder_lock(od, 'output folder'), _open(s) as sl:
-                if slide_mpp: sl.mpp = float(slide_mpp)
-                res = choose_resolution(sl, model_mpp, slide_mpp, level)
-                src = ScaledSlide(sl, res['downsample']) if res['resampled'] else sl
-                r = predict_slide(model, src, od, level=0 if res['resampled'] else res['level'], tile=tile, overlap=overlap,
-                                  batch=batch, window=window, device=dev, tissue=tissue, progress=progress,
-                                  class_map=class_map, min_glomerulus_px=min_glomerulus_px)
-                ex = export_predictions(od, res['downsample'], sl.mpp, class_map, min_glomerulus_px)
-                results[str(s)] = {**r, 'paths': {**r['paths'], **ex}}
-                summ = r['summary']
-                done = dict(slide=str(s), rank=rank, pid=os.getpid(), model_mpp=model_mpp, seconds=time.perf_counter() - t0,
-                            **res, files=sorted([*r['paths'], *(p.name for p in ex.values())]),
-                            summary={k: (None if pd.isna(v) else float(v)) for k, v in summ.items()} if summ is not None else None,
-                            stats={k: v for k, v in r['stats'].items() if isinstance(v, (int, float, str)) or v is None})
-                atomic_write_text(od / DONE, json.dumps(done, indent=1))
+        try: r, done = _predict_one(model, s, od, model_mpp, slide_mpp, level, rank, class_map, min_glomerulus_px,
+                                    device=dev, **kwargs)
         except SaganSegError as e:
             if len(slides) == 1: raise
             failed.append(f'{s}: {e}'); log(f'{s}: FAILED: {e}'); continue
-        log(f"{s}: level {res['level']}" + (f", resampled to {res['mpp']:.3g} µm/px" if res['resampled'] else '')
-            + f"; {summ['glomeruli'] if summ is not None else '-'} glomeruli; {done['seconds']:.1f} s -> {od}")
-    made = _dist_barrier(world)
-    table = None
+        results[str(s)] = r
+        log(f"{s}: level {done['level']}" + (f", resampled to {done['mpp']:.3g} µm/px" if done['resampled'] else '')
+            + f"; {r['summary']['glomeruli'] if r['summary'] is not None else '-'} glomeruli; {done['seconds']:.1f} s -> {od}")
+    made, table = _dist_barrier(world), None
     if rank == 0:
-        rows = []
-        for s in slides:
-            od = out / s.stem if sub else out
-            try: rows.append(_summary_row(json.loads((od / DONE).read_text())) if is_complete(od) else dict(slide=s.name, status='missing'))
-            except (OSError, ValueError, KeyError): rows.append(dict(slide=s.name, status='missing'))
-        table = pd.DataFrame(rows)
-        if 'status' not in table: table['status'] = 'done'
-        table['status'] = table['status'].fillna('done')
-        if sub: table.to_csv(out / 'summary.csv', index=False)
+        table = _summary_table(slides, folders)
+        if folders[0] != out: table.to_csv(out / 'summary.csv', index=False)
         table.attrs['results'] = results                                    # this process's `predict_slide` results
     if made:
         import torch.distributed as dist

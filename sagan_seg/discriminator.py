@@ -45,7 +45,7 @@ class DiscriminatorConfig:
     base_width:int=32  # channels after the first down block, doubled per block
     depth:int=4  # number of down blocks; H and W must be divisible by 2**depth
     attn_level:int|None=2  # self-attention after down block k (stride 2**k); None = no attention
-    attn_variant:str='sagan'  # 'sagan' or 'biggan' (see the attention notebook)
+    attn_variant:str='sagan'  # 'sagan' or 'biggan' (see 06_attention)
     real_noise:float=0.1  # eta of `soften_onehot` for real maps (0 = exact one-hot)
     fake_mode:str='softmax'  # 'softmax' or 'straight_through' (argmax forward, softmax gradient)
     max_width_mult:int=8  # channels are capped at base_width * max_width_mult

@@ -100,7 +100,7 @@ class Generator(nn.Module):
         self.attn = nn.ModuleDict({name: SelfAttention2d(self.channels_at(name), variant=cfg.attn_variant)
                                    for name in pos if name in cfg.attn_levels})            # data-flow order
         if cfg.sn: spectral_norm_all(self)
-        # per-class offset added to the logits: zero, until `fitting.calibrate_logit_bias` sets it after training
+        # per-class offset added to the logits: zero, until `calibration.calibrate_logit_bias` sets it after training
         self.register_buffer('logit_bias', torch.zeros(cfg.n_classes))
 
     def channels_at(self, name:str)->int:

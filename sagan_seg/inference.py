@@ -349,7 +349,7 @@ class _Staging:
         return False
 
 def _open(path) -> Slide:
-    "`open_slide`, with any reader failure turned into a clear `SaganSegError`."
+    "`open_slide`, any reader failure turned into an `InferenceError` naming the file (`cohort` opens its slides with it too)."
     try: return open_slide(path)
     except SaganSegError: raise
     except Exception as e: raise InferenceError(f'{path}: cannot read it as an image or slide ({type(e).__name__}: {e})') from None
@@ -364,10 +364,41 @@ OUTPUTS = dict(labels='labels.tif', overlay='overlay.png', areas='class_areas.cs
                summary='glomeruli_summary.csv')
 
 # %% ../nbs/25_inference.ipynb #20e07b5a
+def _check_inputs(model, slide:Slide, level:int, tile:int, overlap:int, batch:int, window:str, class_map:ClassMap, device):
+    "What `predict_slide` checks before the first tile (level, tiling, window, classes); returns (device, classes K)."
+    check_level(slide, level)
+    W, H = slide.level_dimensions[level]
+    check_tiling(tile, overlap, _size_multiple(model), H, W, batch)
+    window_1d(1, window)                                                # fails early on an unknown window
+    device = _model_device(model, device)
+    K = n_classes(model, tile, device)
+    if K != len(class_map): raise InferenceError(f'the model predicts {K} classes but the class map has {len(class_map)}')
+    return device, K
+
+def _write_tables(st:_Staging, counts:np.ndarray, counter, names, mpp:float|None, downsample:float) -> dict:
+    "Per-class areas and, with a glomerulus counter, its per-glomerulus table (level-0 coordinates) and summary, staged in `st`."
+    areas = class_areas(counts, names, mpp)
+    areas.to_csv(st.path(OUTPUTS['areas']))
+    glom = counter.result(mpp, downsample) if counter else None
+    summary = glomeruli_summary(glom) if counter else None
+    if counter: glom.to_csv(st.path(OUTPUTS['glomeruli'])); summary.to_csv(st.path(OUTPUTS['summary']))
+    return dict(areas=areas, glomeruli=glom, summary=summary)
+
+def _write_overlay(st:_Staging, slide:Slide, overview:np.ndarray, fractions, class_map:ClassMap, level:int, mpp, ds:int):
+    "The overview's classes painted over the slide's thumbnail, with a legend and the scale, staged in `st`."
+    thumb = Image.fromarray(slide.thumbnail(max(overview.shape))).resize(overview.shape[::-1], Image.BILINEAR)
+    scale = f'1 px = {mpp * ds:.3g} um' if mpp else f'1 px = {ds} px of level {level}'
+    overlay_image(np.asarray(thumb), overview, class_map.colours, class_map.names, fractions=fractions,
+                  note=f'{Path(slide.path).name}, level {level}; {scale}').save(st.path(OUTPUTS['overlay']), compress_level=1)
+
 def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoints.load_generator(checkpoint)`
                   input_path,             # pyramidal slide (SVS, tiled TIFF, ...), plain image (PNG, JPEG, TIFF), or an open `Slide`
                   out_dir,                # output folder (made if missing; outputs of an earlier run are replaced)
-                  level:int=0, tile:int=256, overlap:int=64, batch:int=4, window:str='gaussian',
+                  level:int=0,            # pyramid level to segment
+                  tile:int=256,           # tile side in px (a multiple of the model's `size_multiple`)
+                  overlap:int=64,         # overlap of neighbouring tiles in px
+                  batch:int=4,            # tiles per forward pass
+                  window:str='gaussian',  # blending window, one of `WINDOWS`
                   device=None,            # default: where the model's weights are
                   amp:bool|None=None,     # mixed precision; None: on for CUDA (never on the CPU)
                   tissue=True,            # True: skip tiles without tissue (`tissue_mask`); False: predict all; or a bool mask
@@ -381,15 +412,9 @@ def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoint
     """Segment a slide at `level` tile by tile; write the label image, an overlay, per-class areas and per-glomerulus
     counts to `out_dir`. Returns `paths`, the `areas`, `glomeruli` and `summary` tables and `stats` (sizes, timing)."""
     slide = input_path if isinstance(input_path, Slide) else _open(input_path)   # e.g. a `tiles.ScaledSlide`
-    check_level(slide, level)
-    W, H = slide.level_dimensions[level]
-    check_tiling(tile, overlap, _size_multiple(model), H, W, batch)
-    window_1d(1, window)                                                # fails early on an unknown window
-    device = _model_device(model, device)
-    to_labels = _steps(device, numpy_on_cpu).labels
-    K = n_classes(model, tile, device)
-    if K != len(class_map): raise InferenceError(f'the model predicts {K} classes but the class map has {len(class_map)}')
-    mpp = slide.mpp * slide.level_downsamples[level] if slide.mpp else None
+    device, K = _check_inputs(model, slide, level, tile, overlap, batch, window, class_map, device)
+    (W, H), down = slide.level_dimensions[level], slide.level_downsamples[level]
+    mpp = slide.mpp * down if slide.mpp else None
     stats = dict(input=str(slide.path), level=level, width=W, height=H, mpp=mpp, tiles=0, tiles_predicted=0)
     in_tissue = tissue_keep(tissue_mask(slide) if tissue is True else (None if tissue is False or tissue is None else tissue),
                             H, W, tile)
@@ -400,34 +425,26 @@ def predict_slide(model:nn.Module,        # segmentation model, e.g. `checkpoint
     ds = max(1, math.ceil(max(W, H) / overlay_size))                    # overview downsample
     overview = np.zeros((math.ceil(H / ds), math.ceil(W / ds)), np.uint8)
     counts, names = np.zeros(K, np.int64), class_map.names
-    quant = all(n in names for n in CLASS_NAMES[1:])                   # glomeruli, podocyte, non-podocyte
     counter = (GlomerulusCounter(W, *(names.index(n) for n in CLASS_NAMES[1:]), min_glomerulus_px=min_glomerulus_px,
-                                 min_nucleus_px=min_nucleus_px) if quant else None)
-    t0 = time.perf_counter()
+                                 min_nucleus_px=min_nucleus_px) if all(n in names for n in CLASS_NAMES[1:]) else None)
+    to_labels, t0 = _steps(device, numpy_on_cpu).labels, time.perf_counter()
     with _Staging(out_dir) as st, _Progress(progress) as bar:
         def on_tiles(done, total):
             stats['tiles'] = total
             if bar: bar(done, total)
-        def labels():
+        def labels():                                                   # (h, W) label rows, counted as they pass
             for y, sums, _ in stream_bands(model, lambda x, y, w, h: slide.read_region(level, x, y, w, h), H, W, tile,
                                            overlap, batch, window, device, amp, keep, on_tiles, numpy_on_cpu):
-                lab = to_labels(sums)                                                     # (h, W); no tile: 0
+                lab = to_labels(sums)                                   # no tile: 0
                 counts[:] += np.bincount(lab.ravel(), minlength=K)
                 if counter: counter.update(lab)
                 yield lab
-        write_label_tiff(st.path(OUTPUTS['labels']), max_pool_rows(labels(), ds, overview), H, W, overview=overview,
-                         mpp=mpp, colours=class_map.colours,
-                         description=dict(source=Path(slide.path).name, level=level, downsample=slide.level_downsamples[level], classes=list(names), overview_downsample=ds))
+        write_label_tiff(st.path(OUTPUTS['labels']), max_pool_rows(labels(), ds, overview), H, W, overview=overview, mpp=mpp,
+                         colours=class_map.colours, description=dict(source=Path(slide.path).name, level=level,
+                         downsample=down, classes=list(names), overview_downsample=ds))
         stats['seconds'] = time.perf_counter() - t0
         stats['megapixels_per_s'] = W * H / 1e6 / stats['seconds']
-        areas = class_areas(counts, names, mpp)
-        areas.to_csv(st.path(OUTPUTS['areas']))
-        glom = counter.result(mpp, slide.level_downsamples[level]) if quant else None   # level-0 coordinates
-        summary = glomeruli_summary(glom) if quant else None
-        if quant: glom.to_csv(st.path(OUTPUTS['glomeruli'])); summary.to_csv(st.path(OUTPUTS['summary']))
-        thumb = Image.fromarray(slide.thumbnail(max(overview.shape))).resize(overview.shape[::-1], Image.BILINEAR)
-        scale = f'1 px = {mpp * ds:.3g} um' if mpp else f'1 px = {ds} px of level {level}'
-        overlay_image(np.asarray(thumb), overview, class_map.colours, names, fractions=areas.fraction.values,
-                      note=f'{Path(slide.path).name}, level {level}; {scale}').save(st.path(OUTPUTS['overlay']), compress_level=1)
+        tables = _write_tables(st, counts, counter, names, mpp, down)
+        _write_overlay(st, slide, overview, tables['areas'].fraction.values, class_map, level, mpp, ds)
         paths = st.commit()
-    return dict(paths=paths, areas=areas, glomeruli=glom, summary=summary, stats=stats)
+    return dict(paths=paths, **tables, stats=stats)

@@ -140,59 +140,73 @@ def _ellipse_rho(dy, dx, a, b, ang):
     c, s = np.cos(ang), np.sin(ang)
     return np.sqrt(((dx * c + dy * s) / a) ** 2 + ((-dx * s + dy * c) / b) ** 2)
 
-def _render(rng, h, w, n_glom, prm, tissue=None, scale=1.0):
-    "Draw a synthetic kidney section: image (h, w, 3) uint8, mask (h, w) uint8, list of glomerulus dicts."
-    f32 = np.float32
-    cyto, mem, hem = (np.zeros((h, w), f32) for _ in range(3))                         # stain amounts, (h, w) each
-    label = np.zeros((h, w), np.uint8)
-    region = np.zeros((h, w), np.uint8)   # 0 glass, 1 interstitium, 2 tubule epithelium, 3 lumen, 4 glomerulus + halo
-    nf, nm, nl, nr = (_smooth_noise(rng, h, w, s) for s in (2.0, 6.0, 2.5, 4.0))        # textures, (h, w) each
-    tis = np.ones((h, w), bool) if tissue is None else tissue
-    cyto[tis] = (0.12 + 0.04 * nm)[tis]; mem[tis] = (0.10 + 0.05 * nf)[tis]; hem[tis] = 0.03; region[tis] = 1
-    gloms = _glom_params(rng, n_glom, h, w, tissue, scale=scale)
-    for g in gloms:                                                                    # glomeruli, each in its box
-        r = int(g['R'] * 1.25 + 10)
-        y0, y1, x0, x1 = max(int(g['cy']) - r, 0), min(int(g['cy']) + r + 1, h), max(int(g['cx']) - r, 0), min(int(g['cx']) + r + 1, w)
-        g['area_px'] = 0
-        if y0 >= y1 or x0 >= x1: continue
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(f32)
-        rho, th = _glom_polar(g, yy - g['cy'], xx - g['cx'])
-        r_out, r_bs, r_t = _glom_radii(g, th)
-        sl = np.s_[y0:y1, x0:x1]
-        c, m, hh, nf_, nm_ = cyto[sl], mem[sl], hem[sl], nf[sl], nm[sl]
-        halo, inside = rho <= r_out + 7, rho <= r_out
-        caps, bs, tuft = inside & (rho > r_bs), (rho <= r_bs) & (rho > r_t), rho <= r_t
-        region[sl][halo] = 4; label[sl][inside] = 1; g['area_px'] = int(inside.sum())
-        c[halo & ~inside] *= 0.6
-        c[caps] = 0.25; m[caps] = (0.9 + 0.1 * nf_)[caps]
-        c[bs] = 0.02; m[bs] = 0.02; hh[bs] = 0.01
-        c[tuft] = (0.42 + 0.10 * nf_)[tuft]; m[tuft] = (0.35 + 0.25 * np.clip(nm_, 0, None))[tuft]; hh[tuft] = (0.13 + 0.03 * nf_)[tuft]
-        lum = tuft & (nl[sl] > 0.9)                                                    # capillary lumina ...
-        c[lum] = 0.05; m[lum] = 0.04; hh[lum] = 0.01
-        rbc = lum & (nr[sl] > 0.7)                                                     # ... some with red cells
-        c[rbc] = 0.95; m[rbc] = 0.1
-    sp = prm['tub_sp']                                                                 # tubules on a jittered lattice
-    tc = _jittered_lattice(rng, h, w, sp, 0.08 * sp)                                   # (T, 2)
+class _Canvas:
+    "What a section is drawn into, all (h, w): three stain amounts, the class label, a region map and four textures."
+    def __init__(self, rng, h, w, tissue=None):
+        f32 = np.float32
+        self.h, self.w = h, w
+        self.cyto, self.mem, self.hem = (np.zeros((h, w), f32) for _ in range(3))       # cytoplasm, membranes, hematoxylin
+        self.label = np.zeros((h, w), np.uint8)
+        self.region = np.zeros((h, w), np.uint8)   # 0 glass, 1 interstitium, 2 tubule epithelium, 3 lumen, 4 glomerulus + halo
+        self.nf, self.nm, self.nl, self.nr = (_smooth_noise(rng, h, w, s) for s in (2.0, 6.0, 2.5, 4.0))   # textures
+        tis = np.ones((h, w), bool) if tissue is None else tissue                       # the interstitium everywhere in tissue
+        self.cyto[tis] = (0.12 + 0.04 * self.nm)[tis]; self.mem[tis] = (0.10 + 0.05 * self.nf)[tis]
+        self.hem[tis] = 0.03; self.region[tis] = 1
+
+# %% ../nbs/02_synth.ipynb #f03f080e
+def _draw_glomerulus(cv:_Canvas, g:dict):
+    "Paint glomerulus `g` (from `_glom_params`) into `cv`: halo, capsule, Bowman's space, tuft; sets `g['area_px']`."
+    r = int(g['R'] * 1.25 + 10)
+    y0, y1 = max(int(g['cy']) - r, 0), min(int(g['cy']) + r + 1, cv.h)
+    x0, x1 = max(int(g['cx']) - r, 0), min(int(g['cx']) + r + 1, cv.w)
+    g['area_px'] = 0
+    if y0 >= y1 or x0 >= x1: return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    rho, th = _glom_polar(g, yy - g['cy'], xx - g['cx'])
+    r_out, r_bs, r_t = _glom_radii(g, th)
+    sl = np.s_[y0:y1, x0:x1]
+    c, m, hh, nf, nm = cv.cyto[sl], cv.mem[sl], cv.hem[sl], cv.nf[sl], cv.nm[sl]        # views: writing them paints cv
+    halo, inside = rho <= r_out + 7, rho <= r_out
+    caps, bs, tuft = inside & (rho > r_bs), (rho <= r_bs) & (rho > r_t), rho <= r_t
+    cv.region[sl][halo] = 4; cv.label[sl][inside] = 1; g['area_px'] = int(inside.sum())
+    c[halo & ~inside] *= 0.6
+    c[caps] = 0.25; m[caps] = (0.9 + 0.1 * nf)[caps]
+    c[bs] = 0.02; m[bs] = 0.02; hh[bs] = 0.01
+    c[tuft] = (0.42 + 0.10 * nf)[tuft]; m[tuft] = (0.35 + 0.25 * np.clip(nm, 0, None))[tuft]; hh[tuft] = (0.13 + 0.03 * nf)[tuft]
+    lum = tuft & (cv.nl[sl] > 0.9)                                                      # capillary lumina ...
+    c[lum] = 0.05; m[lum] = 0.04; hh[lum] = 0.01
+    rbc = lum & (cv.nr[sl] > 0.7)                                                       # ... some with red cells
+    c[rbc] = 0.95; m[rbc] = 0.1
+
+# %% ../nbs/02_synth.ipynb #fb797ff4
+def _draw_tubules(rng, cv:_Canvas, prm:dict, gloms:list, tissue=None):
+    "Paint the tubules into `cv`: epithelium (region 2) around a lumen (region 3), clear of every glomerulus."
+    h, w, sp = cv.h, cv.w, prm['tub_sp']
+    tc = _jittered_lattice(rng, h, w, sp, 0.08 * sp)                                    # (T, 2) centres
     R = rng.uniform(0.34, 0.42, len(tc)) * sp
     keep = rng.uniform(0, 1, len(tc)) > prm['tub_drop']
     for g in gloms: keep &= np.hypot(tc[:, 0] - g['cy'], tc[:, 1] - g['cx']) > 1.2 * g['R'] + R + 8
     if tissue is not None: keep &= tissue[np.clip(tc[:, 0].astype(int), 0, h - 1), np.clip(tc[:, 1].astype(int), 0, w - 1)]
     tc, R = tc[keep], R[keep]
-    if len(tc):
-        ell, ang, lum = rng.uniform(0.6, 1.0, len(tc)), rng.uniform(0, np.pi, len(tc)), rng.uniform(0.3, 0.55, len(tc))
-        iy, ix, ok = _patches(tc[:, 0], tc[:, 1], int(np.ceil(R.max())) + 1, h, w)     # (T, P, P)
-        rho = _ellipse_rho(iy - tc[:, :1, None], ix - tc[:, 1:, None], R[:, None, None], (R * ell)[:, None, None], ang[:, None, None])
-        ok &= rho <= 1
-        if tissue is not None: ok[ok] &= tissue[iy[ok], ix[ok]]
-        isl, tbm = (rho <= lum[:, None, None])[ok], (rho >= 1 - 1.6 / R[:, None, None])[ok]
-        y, x = iy[ok], ix[ok]
-        cyto[y, x] = np.where(isl, 0.04, 0.50 + 0.12 * nf[y, x])
-        mem[y, x] = np.where(isl, 0.03, np.where(tbm, 0.75, 0.12 + 0.05 * nf[y, x]))
-        hem[y, x] = np.where(isl, 0.01, 0.04); region[y, x] = np.where(isl, 3, 2)
-    sp_n = 20.0                               # background nuclei: lattice points in epithelium / interstitium
+    if not len(tc): return
+    ell, ang, lum = rng.uniform(0.6, 1.0, len(tc)), rng.uniform(0, np.pi, len(tc)), rng.uniform(0.3, 0.55, len(tc))
+    iy, ix, ok = _patches(tc[:, 0], tc[:, 1], int(np.ceil(R.max())) + 1, h, w)          # (T, P, P)
+    rho = _ellipse_rho(iy - tc[:, :1, None], ix - tc[:, 1:, None], R[:, None, None], (R * ell)[:, None, None], ang[:, None, None])
+    ok &= rho <= 1
+    if tissue is not None: ok[ok] &= tissue[iy[ok], ix[ok]]
+    isl, tbm = (rho <= lum[:, None, None])[ok], (rho >= 1 - 1.6 / R[:, None, None])[ok]  # lumen, basement membrane
+    y, x = iy[ok], ix[ok]
+    cv.cyto[y, x] = np.where(isl, 0.04, 0.50 + 0.12 * cv.nf[y, x])
+    cv.mem[y, x] = np.where(isl, 0.03, np.where(tbm, 0.75, 0.12 + 0.05 * cv.nf[y, x]))
+    cv.hem[y, x] = np.where(isl, 0.01, 0.04); cv.region[y, x] = np.where(isl, 3, 2)
+
+# %% ../nbs/02_synth.ipynb #758a0411
+def _nucleus_centres(rng, cv:_Canvas, prm:dict, gloms:list, scale=1.0):
+    "Centres (N, 2) and classes (N,) of every nucleus: background ones by region, glomerular ones by depth; counts into `gloms`."
+    h, w, sp_n = cv.h, cv.w, 20.0                  # background nuclei: lattice points in epithelium / interstitium
     pc = _jittered_lattice(rng, h, w, sp_n, (sp_n - NUC_MIN_DIST) / 2)
     inb = (pc[:, 0] >= 0) & (pc[:, 0] < h) & (pc[:, 1] >= 0) & (pc[:, 1] < w)
-    reg = region[np.clip(pc[:, 0].astype(int), 0, h - 1), np.clip(pc[:, 1].astype(int), 0, w - 1)]
+    reg = cv.region[np.clip(pc[:, 0].astype(int), 0, h - 1), np.clip(pc[:, 1].astype(int), 0, w - 1)]
     pk = np.select([reg == 2, reg == 1], [prm['dens']['epi'], prm['dens']['inter']], 0.0)
     pc = pc[inb & (rng.uniform(0, 1, len(pc)) < pk)]
     centres, classes = [pc], [np.zeros(len(pc), int)]
@@ -201,28 +215,45 @@ def _render(rng, h, w, n_glom, prm, tissue=None, scale=1.0):
         centres.append(c); classes.append(k)
         vis = (c[:, 0] >= 0) & (c[:, 0] < h) & (c[:, 1] >= 0) & (c[:, 1] < w)
         g['podocytes'], g['non_podocytes'] = int(((k == 2) & vis).sum()), int(((k == 3) & vis).sum())
-    pc, cls = np.concatenate(centres), np.concatenate(classes)                         # (N, 2), (N,)
-    if len(pc):                                # all nuclei at once, from one appearance distribution
-        n = len(pc)
-        a = rng.uniform(*NUC_AXES, n); b = a * rng.uniform(0.6, 1.0, n); ang = rng.uniform(0, np.pi, n)
-        dens = rng.uniform(1.3, 1.8, n)
-        iy, ix, ok = _patches(pc[:, 0], pc[:, 1], int(np.ceil(NUC_AXES[1])) + 1, h, w)  # (N, P, P)
-        rho = _ellipse_rho(iy - pc[:, :1, None], ix - pc[:, 1:, None], a[:, None, None], b[:, None, None], ang[:, None, None])
-        alpha = np.clip((1 - rho) * a[:, None, None] * 1.2 + 0.5, 0, 1)               # ~1 px soft edge
-        ok &= alpha > 0
-        y, x, al = iy[ok], ix[ok], alpha[ok]
-        hn = np.broadcast_to(dens[:, None, None], rho.shape)[ok] * (0.9 + 0.12 * nf[y, x] + 0.06 * nr[y, x])  # chromatin
-        hem[y, x] = np.maximum(hem[y, x], al * hn)
-        cyto[y, x] = cyto[y, x] * (1 - al) + al * 0.10; mem[y, x] = mem[y, x] * (1 - al) + al * 0.05
-        cl = np.broadcast_to(cls[:, None, None], rho.shape)
-        sel = ok & (rho <= 1) & (cl > 0)
-        label[iy[sel], ix[sel]] = cl[sel]
-    e = prm['cyto'] * cyto + prm['mem'] * mem                                          # Beer-Lambert -> RGB
-    od = (prm['sh'] * hem)[..., None] * prm['vh'] + (prm['se'] * e)[..., None] * prm['ve'] + prm['glass']  # (h, w, 3)
+    return np.concatenate(centres), np.concatenate(classes)                             # (N, 2), (N,)
+
+def _draw_nuclei(rng, cv:_Canvas, pc, cls):
+    "Paint nuclei at centres `pc` (N, 2), all from one appearance distribution; label the pixels of classes > 0."
+    if not len(pc): return
+    n = len(pc)
+    a = rng.uniform(*NUC_AXES, n); b = a * rng.uniform(0.6, 1.0, n); ang = rng.uniform(0, np.pi, n)
+    dens = rng.uniform(1.3, 1.8, n)
+    iy, ix, ok = _patches(pc[:, 0], pc[:, 1], int(np.ceil(NUC_AXES[1])) + 1, cv.h, cv.w)   # (N, P, P)
+    rho = _ellipse_rho(iy - pc[:, :1, None], ix - pc[:, 1:, None], a[:, None, None], b[:, None, None], ang[:, None, None])
+    alpha = np.clip((1 - rho) * a[:, None, None] * 1.2 + 0.5, 0, 1)                    # ~1 px soft edge
+    ok &= alpha > 0
+    y, x, al = iy[ok], ix[ok], alpha[ok]
+    hn = np.broadcast_to(dens[:, None, None], rho.shape)[ok] * (0.9 + 0.12 * cv.nf[y, x] + 0.06 * cv.nr[y, x])  # chromatin
+    cv.hem[y, x] = np.maximum(cv.hem[y, x], al * hn)
+    cv.cyto[y, x] = cv.cyto[y, x] * (1 - al) + al * 0.10; cv.mem[y, x] = cv.mem[y, x] * (1 - al) + al * 0.05
+    cl = np.broadcast_to(cls[:, None, None], rho.shape)
+    sel = ok & (rho <= 1) & (cl > 0)
+    cv.label[iy[sel], ix[sel]] = cl[sel]
+
+# %% ../nbs/02_synth.ipynb #7ee8de80
+def _to_rgb(rng, cv:_Canvas, prm:dict)->np.ndarray:
+    "Stain amounts -> transmitted light (Beer-Lambert), blurred and noisy: (h, w, 3) uint8."
+    e = prm['cyto'] * cv.cyto + prm['mem'] * cv.mem
+    od = (prm['sh'] * cv.hem)[..., None] * prm['vh'] + (prm['se'] * e)[..., None] * prm['ve'] + prm['glass']   # (h, w, 3)
     img = Image.fromarray(np.clip(255.0 * np.exp(-od), 0, 255).astype(np.uint8))
     if prm['blur'] > 0.05: img = img.filter(ImageFilter.GaussianBlur(prm['blur']))
-    out = np.asarray(img, f32) + rng.normal(0, prm['noise'], (h, w, 3)).astype(f32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8), label, gloms
+    out = np.asarray(img, np.float32) + rng.normal(0, prm['noise'], (cv.h, cv.w, 3)).astype(np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+def _render(rng, h, w, n_glom, prm, tissue=None, scale=1.0):
+    "Draw a synthetic kidney section: image (h, w, 3) uint8, mask (h, w) uint8, list of glomerulus dicts."
+    cv = _Canvas(rng, h, w, tissue)
+    gloms = _glom_params(rng, n_glom, h, w, tissue, scale=scale)
+    for g in gloms: _draw_glomerulus(cv, g)
+    _draw_tubules(rng, cv, prm, gloms, tissue)
+    pc, cls = _nucleus_centres(rng, cv, prm, gloms, scale)
+    _draw_nuclei(rng, cv, pc, cls)
+    return _to_rgb(rng, cv, prm), cv.label, gloms
 
 # %% ../nbs/02_synth.ipynb #4698225a
 def synth_tile(size=256,          # tile side in px, or (height, width)

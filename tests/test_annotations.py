@@ -1,4 +1,4 @@
-"""Real slides in and out, end to end (issue 16): a generated slide's true annotation, written as ImageScope XML and as
+"""Real slides in and out, end to end: a generated slide's true annotation, written as ImageScope XML and as
 QuPath GeoJSON, goes `tiles` -> `train` -> `predict` through the command line, and the exports load back with the same masks."""
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The notebooks in a real JupyterLab, driven by a headless Chromium (issue 15).
+"""The notebooks in a real JupyterLab, driven by a headless Chromium.
 
 A JupyterLab server starts on a free local port with a token, in a temporary folder (its settings, workspaces and
 runtime files there too), and Playwright drives Chromium through it:
@@ -8,7 +8,7 @@ runtime files there too), and Playwright drives Chromium through it:
    `query y` slider moves the query and changes the picture; a click on the tile moves the query to the pixel
    clicked (computed by the kernel from the figure's own transform); the PNG fallback (`interactive=False`) is shown
    at its pixel size, not stretched;
-2. `17_attention_maps`'s fast cells (a copy without the `#| slow` ones) run in the page to the end with no error output.
+2. `18_explorer`'s fast cells (a copy without any `#| slow` ones) run in the page to the end with no error output.
 
 Chromium: `$CHROMIUM`, else `chromium` / `chromium-browser` / `google-chrome` on PATH (Debian: `apt-get install
 chromium`; `.ci/run` installs it); Playwright's own download is not needed. Without one (or without the `playwright`
@@ -53,7 +53,7 @@ EXPLORER_NB = notebook([
     code("import torch\n"
          "from sagan_seg.synth import synth_tile\n"
          "from sagan_seg.generator import Generator, GeneratorConfig\n"
-         "from sagan_seg.viz import attention_explorer, EXPLORER_DPI, EXPLORER_PX"),
+         "from sagan_seg.explorer import attention_explorer, EXPLORER_DPI, EXPLORER_PX"),
     code("torch.manual_seed(0)\n"
          "g = Generator(GeneratorConfig(base_width=8))                  # tiny and untrained\n"
          "tile, mask, _ = synth_tile(64, seed=3)\n"
@@ -166,9 +166,9 @@ def wait_run(page, n: int, name: str, timeout_s: float):
     return page
 
 @pytest.fixture(scope='module')
-def viz_run(browser, lab):
-    "17_attention_maps's fast cells, started first: they run in their own kernel while the explorer test works."
-    page, n = start_run(browser, lab, '17_attention_maps_fast.ipynb', fast_copy(ROOT/'nbs'/'17_attention_maps.ipynb'))
+def explorer_run(browser, lab):
+    "18_explorer's fast cells, started first: they run in their own kernel while the explorer test works."
+    page, n = start_run(browser, lab, '18_explorer_fast.ipynb', fast_copy(ROOT/'nbs'/'18_explorer.ipynb'))
     yield page, n
     page.close()
 
@@ -176,7 +176,7 @@ def error_outputs(page) -> list:
     return page.eval_on_selector_all('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
                                      'els => els.map(e => e.innerText.slice(0, 800))')
 
-def test_explorer_in_jupyterlab(viz_run, browser, lab):
+def test_explorer_in_jupyterlab(explorer_run, browser, lab):
     page, n = start_run(browser, lab, 'explorer.ipynb', EXPLORER_NB)
     wait_run(page, n, 'explorer.ipynb', 40)
     assert not error_outputs(page), error_outputs(page)
@@ -225,10 +225,10 @@ def test_explorer_in_jupyterlab(viz_run, browser, lab):
     assert 'pip install ipympl' in png_out.inner_text()
     page.close()
 
-def test_viz_notebook_fast_cells_in_jupyterlab(viz_run):
-    "17_attention_maps without its slow cells runs to the end in the page, with no error output."
-    page = wait_run(*viz_run, '17_attention_maps_fast.ipynb', 80)
+def test_explorer_notebook_fast_cells_in_jupyterlab(explorer_run):
+    "18_explorer without any slow cells runs to the end in the page, with no error output."
+    page = wait_run(*explorer_run, '18_explorer_fast.ipynb', 80)
     errs = error_outputs(page)
-    assert not errs, 'error output in 17_attention_maps:\n' + '\n---\n'.join(errs)
+    assert not errs, 'error output in 18_explorer:\n' + '\n---\n'.join(errs)
     assert page.locator('.jp-OutputArea-output', has_text='RUN-COMPLETE').count() == 1, 'the run stopped before the end'
     assert page.locator('.jp-OutputArea-output .jupyter-matplotlib-canvas-div').count() >= 1   # the explorer rendered

@@ -18,6 +18,28 @@ def test_help_and_version():
     r = sagan('--help'); assert r.returncode == 0 and 'synth' in r.stdout and 'predict' in r.stdout
     r = sagan('--version'); assert r.returncode == 0 and 'sagan_seg' in r.stdout
 
+PLOTTING = ('matplotlib', 'ipywidgets')
+
+def loads_plotting(code:str) -> subprocess.CompletedProcess:
+    "Run `code` in a fresh interpreter, then print which of the plotting and widget modules it imported."
+    probe = f"{code}\nimport sys; print(sorted(m for m in {PLOTTING!r} if m in sys.modules))"
+    return subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, 'MPLBACKEND': 'Agg'})
+
+def test_import_skips_plotting():
+    r = loads_plotting('import sagan_seg')
+    assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr)
+    r = loads_plotting('from sagan_seg import Generator, TrainConfig, predict_slide')
+    assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr)
+
+@pytest.mark.parametrize('command', ['', 'synth', 'tiles', 'train', 'evaluate', 'predict'])
+def test_help_skips_plotting(command):
+    "`sagan-seg --help`, and the parser of every command that draws nothing, import neither matplotlib nor ipywidgets."
+    argv = [command, '--help'] if command else ['--help']
+    r = loads_plotting('import contextlib, io\nfrom sagan_seg.cli import run\n'
+                       f'with contextlib.redirect_stdout(io.StringIO()): assert run({argv!r}) == 0')
+    assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr)
+
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     d = tmp_path_factory.mktemp('cli')
@@ -61,3 +83,12 @@ def test_unwritable_output(run, tmp_path):
     f = tmp_path/'file'; f.write_text('x')
     assert_clean_error(sagan('synth', f, '--n', '1', '--size', '64'), 'not a folder')
     assert_clean_error(sagan('evaluate', '--checkpoint', run/'run'/'last.pt', '--data', run/'ds', '--out', f), 'not a folder')
+
+def test_predict_skips_plotting(run, tmp_path):
+    "A `predict` run (what each torchrun worker does) imports neither matplotlib nor ipywidgets."
+    tile = run/'ds'/'images'/'tile_00000.png'
+    r = loads_plotting('import contextlib, io\nfrom sagan_seg.cli import run\n'
+                       f"with contextlib.redirect_stdout(io.StringIO()): assert run(['predict', '--checkpoint', {str(run/'run')!r}, "
+                       f"{str(tile)!r}, '--out', {str(tmp_path/'p')!r}, '--tile', '32', '--overlap', '8', '--no-progress']) == 0")
+    assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr)
+    assert (tmp_path/'p'/'labels.tif').is_file()

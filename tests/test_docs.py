@@ -1,4 +1,4 @@
-"""The notebooks survive nbdev's documentation step (issue 15).
+"""The notebooks survive nbdev's documentation step.
 
 Before Quarto renders anything, `nbdev-docs` / `nbdev-preview` / `nbdev-proc-nbs` run `nbdev.serve.proc_nbs`: every
 notebook goes through `nbdev.processors.FilterDefaults`, whose `exec_show_docs` *executes* each cell that holds an
@@ -9,7 +9,8 @@ order (NameErrors), runs slow work (training), or writes files relative to the w
 These tests run that very processing (nbdev's own `proc_nbs`, serially; Quarto is not needed for it) over every
 notebook of a copy of the repository in a temporary folder, and check: no error, no optimizer step (no training
 started), nothing written into the copy (or next to it, or into the real repository) except nbdev's own `_proc/`
-cache; and, statically, that every cell the processing executes is imports only (or an exported / `show_doc` cell).
+cache; and, statically, that every cell the processing executes is imports only (or an exported / `show_doc` cell),
+and that a notebook has at most one exported imports cell and one other imports cell.
 """
 import ast, hashlib, json, os, shutil, subprocess, sys, time
 from pathlib import Path
@@ -118,3 +119,21 @@ def test_docs_processing_writes_nothing(processed):
     assert not changed, f'docs processing wrote into the repository: {changed}'
     assert not processed['beside'], f'docs processing wrote next to the repository: {processed["beside"]}'
     assert not processed['top'], f'docs processing wrote into the real repository: {processed["top"]}'
+
+def import_only(source: str) -> bool:
+    "A code cell that holds imports and nothing else (directives and comments aside)."
+    body = '\n'.join(l for l in source.splitlines() if not l.lstrip().startswith('#'))
+    try: tree = ast.parse(body)
+    except SyntaxError: return False
+    return bool(tree.body) and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+
+@pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
+def test_one_imports_cell_of_each_kind(nb):
+    """At most one exported imports cell (the module's) and one other imports cell (the notebook's own: tests, plots),
+    both near the top: a reader sees every dependency at once, and the docs processing runs each cell once."""
+    import re
+    cs = [c for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code' and import_only(''.join(c['source']))]
+    exported = [c.get('id') for c in cs if re.search(r'^#\|\s*export', ''.join(c['source']), re.M)]
+    other = [c.get('id') for c in cs if c.get('id') not in exported]
+    assert len(exported) <= 1, f'{nb.name}: several exported imports cells {exported}: merge them into one'
+    assert len(other) <= 1, f'{nb.name}: several imports-only cells {other}: merge them into the hidden imports cell at the top'

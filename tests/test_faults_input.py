@@ -1,4 +1,4 @@
-"""Hostile and odd inputs to `sagan-seg predict` and `train`, met as a user meets them (issue 13): a decompression bomb,
+"""Hostile and odd inputs to `sagan-seg predict` and `train`, met as a user meets them: a decompression bomb,
 blank and greyscale images, a 16-bit image holding 8-bit values, a folder or a truncated file as input, a data folder
 with several problems, a full disk and a second writer in predict's output folder."""
 import json, signal, struct, zlib
@@ -36,7 +36,7 @@ def predict(ckpt, img, out, *more):
 def labels(out): return tifffile.imread(Path(out)/'labels.tif')
 
 def test_decompression_bomb_refused_before_decoding(ckpt, tmp_path):
-    "Item 1: a 100000 x 100000 PNG (1 MB of header) is refused from its size alone, under the limit --max-pixels sets."
+    "A decompression bomb: a 100000 x 100000 PNG (1 MB of header) is refused from its size alone, under the limit --max-pixels sets."
     chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
     bomb = tmp_path/'bomb.png'
     bomb.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 100_000, 100_000, 1, 0, 0, 0, 0))
@@ -46,8 +46,8 @@ def test_decompression_bomb_refused_before_decoding(ckpt, tmp_path):
     assert not (tmp_path/'o1').exists()                                    # a failed command leaves no empty folder
 
 def test_blank_greyscale_and_16_bit_images(ckpt, tmp_path):
-    """Item 2: an all-white PNG and a 1-channel 16-bit TIFF segment without a crash (no tissue on blank glass, the
-    greyscale tissue found). Item 11: a 16-bit RGB TIFF whose values span 0..235 reads as those 8-bit values, so it
+    """Blank and greyscale images: an all-white PNG and a 1-channel 16-bit TIFF segment without a crash (no tissue on blank glass, the
+    greyscale tissue found). A 16-bit RGB TIFF whose values span 0..235 reads as those 8-bit values, so it
     segments exactly as the same picture saved as 8-bit PNG. One `predict` over the four (one output folder each)."""
     Image.fromarray(np.full((128, 128, 3), 255, np.uint8)).save(tmp_path/'white.png')
     tifffile.imwrite(tmp_path/'grey16.tif', tissue().mean(-1).astype(np.uint16) * 257)   # greyscale, full 16-bit range
@@ -65,7 +65,7 @@ def test_blank_greyscale_and_16_bit_images(ckpt, tmp_path):
     assert (labels(out/'c16') == labels(out/'c8')).all()
 
 def test_folder_and_truncated_inputs(ckpt, tmp_path):
-    "Item 10: a folder as input, and a truncated slide, each get one clear line; no reader warning leaks out."
+    "Unreadable input: a folder as input, and a truncated slide, each get one clear line; no reader warning leaks out."
     one_line(predict(ckpt, tmp_path, tmp_path/'o'), 2, 'is a folder')
     from sagan_seg.slides import write_pyramidal_tiff
     write_pyramidal_tiff(tmp_path/'s.tif', tissue(512, 512), tile=256)
@@ -75,7 +75,7 @@ def test_folder_and_truncated_inputs(ckpt, tmp_path):
     assert 'Warning' not in r.stderr and 'EXIF' not in r.stderr and not (tmp_path/'o').exists()
 
 def test_bad_data_folder_all_problems_at_once(tmp_path):
-    """Items 1, 10: a training folder with an image over the pixel limit, a truncated image and a custom-colour mask
+    """Bad training data: a training folder with an image over the pixel limit, a truncated image and a custom-colour mask
     without classes.csv: every problem listed, the classes.csv hint given, nothing left behind."""
     from sagan_seg.synth import write_synthetic_dataset
     ds = write_synthetic_dataset(tmp_path/'ds', n=5, size=64, seed=2)
@@ -92,7 +92,7 @@ def test_bad_data_folder_all_problems_at_once(tmp_path):
     assert not (tmp_path/'new').exists()
 
 def test_predict_lock_and_disk_full(ckpt, tmp_path):
-    "Items 3, 7, 9: a second predict into a busy folder is refused; SIGTERM and a full disk before the commit leave no partial files."
+    "A busy output folder, a signal, a full disk: a second predict into a busy folder is refused; SIGTERM and a full disk before the commit leave no partial files."
     Image.fromarray(tissue()).save(tmp_path/'t.png')
     out = tmp_path/'out'
     p = start('predict', '--checkpoint', ckpt, tmp_path/'t.png', '--out', out, '--tile', '64', '--overlap', '16', '--no-progress', fault='labels.tif:SIGSTOP')

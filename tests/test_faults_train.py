@@ -1,4 +1,4 @@
-"""Faults during `sagan-seg train`, met as a user meets them (issue 13): two runs into one folder, SIGTERM and SIGINT
+"""Faults during `sagan-seg train`, met as a user meets them: two runs into one folder, SIGTERM and SIGINT
 while a file is being committed, kill -9 between two writes and a resume that repairs, a full disk, a resume with
 other options, NaN weights, `python -m` and `torchrun`. Signals and disk errors are real, injected at a named write
 through the writer's hook (`SAGAN_SEG_FAULT=FILE[@N]:ACTION`, see `core.fault_point`), never timed with sleeps."""
@@ -91,21 +91,21 @@ def test_second_run_refused_and_sigterm_keeps_last_epoch(ds, tmp_path):
     assert json.loads((run/'config.json').read_text())['seed'] == 0   # no trace of the refused run
 
 def test_sigint_inside_checkpoint_write(ds, tmp_path):
-    "Item 7: Ctrl-C inside torch.save of last.pt: one line naming the file, exit 130, no temporary file."
+    "Ctrl-C inside torch.save of last.pt: one line naming the file, exit 130, no temporary file."
     run = tmp_path/'run'
     r = sagan('train', '--data', ds, '--out', run, '--epochs', '1', *TINY, fault='last.pt@1:SIGINT')
     one_line(r, 130, 'interrupted by SIGINT while writing', run/'last.pt')
     assert hidden(run) == [] and not (run/'last.pt').exists()
 
 def test_disk_full_while_saving(ds, tmp_path):
-    "Item 7: ENOSPC while best.pt is written: one line with the path and the cause, exit 2, no temporary file kept."
+    "ENOSPC while best.pt is written: one line with the path and the cause, exit 2, no temporary file kept."
     run = tmp_path/'run'
     r = sagan('train', '--data', ds, '--out', run, '--epochs', '1', *TINY, fault='best.pt:ENOSPC')
     one_line(r, 2, run/'best.pt', 'No space left on device [ENOSPC]')
     assert hidden(run) == [] and not (run/'best.pt').exists()
 
 def test_kill_between_writes_then_resume_repairs(killed):
-    "Item 5: after kill -9 between last.pt and best.pt, `--resume` restores best.pt and history.csv (and clears the leftovers)."
+    "after kill -9 between last.pt and best.pt, `--resume` restores best.pt and history.csv (and clears the leftovers)."
     run, r1, left, r2 = killed
     assert r1.returncode == -signal.SIGKILL, r1.stderr
     assert 'last.pt' in left and 'best.pt' not in left and 'history.csv' not in left
@@ -117,7 +117,7 @@ def test_kill_between_writes_then_resume_repairs(killed):
     assert hidden(run) == []
 
 def test_resume_with_other_options_refused(killed, ds, tmp_path):
-    "Item 8: a resume whose options differ from the checkpoint's is refused, naming each one; config.json untouched."
+    "a resume whose options differ from the checkpoint's is refused, naming each one; config.json untouched."
     run = killed[0]
     other = tmp_path/'other'; shutil.copytree(ds, other)            # the same tiles, another folder
     r = sagan('train', '--data', other, '--out', run, '--resume', '--seed', '1', '--lr-g', '0.001', '--batch-size', '2', '--crop', '32')
@@ -125,7 +125,7 @@ def test_resume_with_other_options_refused(killed, ds, tmp_path):
     assert json.loads((run/'config.json').read_text())['seed'] == 0
 
 def test_non_finite_weights_refused(killed, ds, tmp_path):
-    """Item 6: a checkpoint with a NaN tensor is refused by evaluate, naming the tensor (predict and resume load
+    """a checkpoint with a NaN tensor is refused by evaluate, naming the tensor (predict and resume load
     weights through the same `checkpoints.load_state`, tested in nbs/14_checkpoints)."""
     run = killed[0]
     ck = torch.load(run/'last.pt', weights_only=True)
@@ -136,8 +136,8 @@ def test_non_finite_weights_refused(killed, ds, tmp_path):
     assert not (tmp_path/'ev').exists()                                      # a failed command leaves no empty folder
 
 def test_module_and_torchrun(tmp_path):
-    """Item 4: `python -m sagan_seg.cli` runs the command line (bad options exit 2); README's torchrun command trains.
-    Item 10: its 48 px images are smaller than the 64 px crop: mirror-padded, with a one-line warning."""
+    """`python -m sagan_seg.cli` runs the command line (bad options exit 2); README's torchrun command trains.
+    Its 48 px images are smaller than the 64 px crop: mirror-padded, with a one-line warning."""
     from sagan_seg.synth import write_synthetic_dataset
     ds = write_synthetic_dataset(tmp_path/'ds48', n=4, size=48, seed=3)
     r = sagan('train', '--data', ds, '--out', tmp_path/'x', '--bogus', exe=[sys.executable, '-m', 'sagan_seg.cli'])
@@ -149,8 +149,8 @@ def test_module_and_torchrun(tmp_path):
     assert 'sagan-seg: warning:' in r.stderr and 'smaller than the 64 px crop are mirror-padded' in r.stderr, r.stderr
 
 def test_evaluate_tables_all_or_nothing_and_unreadable_checkpoint(killed, ds, tmp_path):
-    """Item 7: a full disk half-way through evaluate's tables leaves the earlier set whole (staged, then committed
-    together). Item 10: a truncated checkpoint is reported in full (not cut at 160 characters), on one line."""
+    """a full disk half-way through evaluate's tables leaves the earlier set whole (staged, then committed
+    together). A truncated checkpoint is reported in full (not cut at 160 characters), on one line."""
     run, ev = killed[0], tmp_path/'ev'
     names = ['metrics.md'] + [f'metrics_{k}.csv' for k in ('overall', 'f1', 'iou', 'precision', 'recall')]
     ev.mkdir(); [(ev/n).write_text('earlier') for n in names]

@@ -2,11 +2,12 @@
 import dataclasses, json, os, pickle
 from pathlib import Path
 import pytest, torch
-import sagan_seg.training as T
+import sagan_seg.step as S
 from sagan_seg.core import SaganSegError
 from sagan_seg.data import SegFolder
 from sagan_seg.generator import GeneratorConfig
-from sagan_seg.training import TrainConfig, evaluate, ConfigError
+from sagan_seg.training import TrainConfig, ConfigError
+from sagan_seg.step import evaluate
 from sagan_seg.checkpoints import load_checkpoint, save_checkpoint, load_generator, evaluate_checkpoint, CheckpointError
 from sagan_seg.fitting import fit, TrainingDiverged
 from training_utils import tiny_dataset, tiny_config, one_thread  # noqa: F401 (autouse fixture)
@@ -73,12 +74,12 @@ def test_load_generator_and_evaluate(run):
 
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     data = tiny_dataset(tmp_path)
-    real, calls = T.pixel_loss, [0]
+    real, calls = S.pixel_loss, [0]
     def sabotaged(*a, **k):
         calls[0] += 1
         l = real(*a, **k)
         return l * float('inf') if calls[0] == 5 else l
-    monkeypatch.setattr(T, 'pixel_loss', sabotaged)
+    monkeypatch.setattr(S, 'pixel_loss', sabotaged)
     out = tmp_path/'nan'
     with pytest.raises(TrainingDiverged) as e: fit(tiny_config(data, out, epochs=4))
     assert (e.value.loss, e.value.epoch, e.value.step) == ('loss_pix', 3, 5)   # 2 steps per epoch

@@ -3,7 +3,7 @@ import json, os, signal, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest, torch
 from sagan_seg.data import SegFolder
-from sagan_seg.training import evaluate
+from sagan_seg.step import evaluate
 from sagan_seg.fitting import fit
 from sagan_seg.checkpoints import load_generator
 from training_utils import tiny_dataset, tiny_config, one_thread  # noqa: F401 (autouse fixture)
@@ -12,7 +12,8 @@ SCRIPT = '''
 import json, sys, torch
 import torch.distributed as dist
 from sagan_seg.data import SegFolder
-from sagan_seg.training import TrainConfig, evaluate
+from sagan_seg.training import TrainConfig
+from sagan_seg.step import evaluate
 from sagan_seg.fitting import fit
 from sagan_seg.checkpoints import load_generator
 dist.init_process_group('gloo')          # fit uses a process group that is already there (and leaves it)

@@ -3,8 +3,9 @@ import numpy as np, pytest, torch
 from sagan_seg.core import SaganSegError
 from sagan_seg.synth import synth_tile
 from sagan_seg.generator import Generator, GeneratorConfig
-from sagan_seg import viz
-from sagan_seg.viz import AttentionVizError, EXPLORER_PX, attention_explorer, attention_figure, ipympl_available, run_attention
+from sagan_seg import explorer
+from sagan_seg.viz import AttentionVizError, attention_figure, run_attention
+from sagan_seg.explorer import EXPLORER_PX, attention_explorer, ipympl_available
 
 @pytest.fixture(scope='module')
 def gen():
@@ -63,7 +64,7 @@ def test_explorer_ipympl_click(gen, tile):
 
 def test_explorer_without_ipympl(gen, tile, monkeypatch):
     "Where ipympl is missing the explorer falls back to the PNG view, and asking for clicks says what to install."
-    monkeypatch.setattr(viz, 'ipympl_available', lambda: False)
+    monkeypatch.setattr(explorer, 'ipympl_available', lambda: False)
     ex = attention_explorer(gen, *tile)
     assert not ex.interactive and ex.view_w.value[:4] == b'\x89PNG'
     with pytest.raises(AttentionVizError, match='pip install ipympl'): attention_explorer(gen, *tile, interactive=True)

@@ -5,6 +5,10 @@
 
 nbdev's cell directives are honoured: `#| hide` drops a cell, `#| echo: false` keeps only its output,
 other `#|` lines are removed. Image outputs are dropped (README links committed images instead).
+
+Measured numbers are never typed into index.ipynb: its Markdown holds placeholders such as `{{demo_table}}`, and
+`numbers()` fills them from the files that hold the measurements (benchmarks/results/*). A new measurement changes
+README.md (so `--check` fails until it is regenerated); a placeholder with no value is an error.
 """
 import copy, re, sys
 from pathlib import Path
@@ -12,18 +16,136 @@ import nbformat
 from nbconvert import MarkdownExporter
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT/'benchmarks'/'results'
 HEADER = '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n'
+PLACEHOLDER = re.compile(r'\{\{(\w+)\}\}')
+
+def md_table(name:str, first:str, after:str='')->list[dict]:
+    "Rows (dicts of strings) of the Markdown table in results/`name` whose header starts with `first` (the first after `after`)."
+    text = (RESULTS/name).read_text(encoding='utf-8')
+    text = text[text.index(after):] if after else text
+    lines = [l for l in text[text.index('| ' + first):].split('\n\n')[0].splitlines() if not l.startswith('|---')]
+    head, *rows = [[c.strip() for c in l.strip().strip('|').split('|')] for l in lines]
+    return [dict(zip(head, r)) for r in rows]
+
+def table_text(name:str, first:str)->str:
+    "The Markdown table of results/`name` whose header starts with `first`, verbatim."
+    text = (RESULTS/name).read_text(encoding='utf-8')
+    return text[text.index('| ' + first):].split('\n\n')[0].strip()
+
+def mean(cell:str)->float: return float(cell.split('±')[0].replace(',', '').rstrip('x%'))
+def budget(name:str)->str: return re.search(r'Budget: ([^;(]+)', (RESULTS/name).read_text(encoding='utf-8')).group(1).strip()
+def listing(items)->str: items = list(items); return ', '.join(items[:-1]) + ' and ' + items[-1] if len(items) > 1 else ''.join(items)
+def mean_sd(v)->str: return f'{v.mean():.4f} ± {v.std(ddof=1):.4f}' if len(v) > 1 else f'{v.mean():.4f}'
+
+def demo_numbers()->dict:
+    import pandas as pd
+    from sagan_seg.demo import TARGET, target_text
+    runs = pd.read_csv(RESULTS/'demo_runs.csv').sort_values('seed')
+    met = [all(r[k] >= v for k, v in TARGET.items()) for _, r in runs.iterrows()]
+    machine = re.search(r'^Machine: (.*?)\s*$', (RESULTS/'demo_runs.md').read_text(encoding='utf-8'), re.M).group(1)
+    figures = re.search(r'^Figures: (.*?)\s*$', (RESULTS/'demo_runs.md').read_text(encoding='utf-8'), re.M).group(1)
+    return dict(demo_table=table_text('demo_runs.md', 'metric'), demo_machine=machine, figures_source=figures, demo_seeds=listing(str(s) for s in runs.seed),
+                demo_minutes=listing(f'{m:g}' for m in runs.minutes_total), demo_steps=listing(f'{s:,}' for s in runs.steps),
+                demo_budget_minutes=f'{runs.minutes_budget.iloc[0]:g}', target=target_text(),
+                demo_target='**not met**' if not any(met) else f'met by {sum(met)} of {len(met)} seeds')
+
+def budget_numbers()->dict:
+    import pandas as pd
+    from sagan_seg.demo import TARGET
+    db, lines = pd.read_csv(RESULTS/'demo_budget.csv'), []
+    for steps, g in db.groupby('steps'):
+        runs = '; '.join(f"seed {r.seed}: macro F1 {r.macro_f1:.4f}, podocyte {r.f1_podocyte:.4f}, non-podocyte "
+                         f"{r.f1_non_podocyte:.4f} (target {'met' if str(r.target_met) == 'True' else 'not met'})" for r in g.itertuples())
+        both = (f"; over the {len(g)} seeds {mean_sd(g.macro_f1)} macro, {mean_sd(g.f1_podocyte)} podocyte and "
+                f"{mean_sd(g.f1_non_podocyte)} non-podocyte" if len(g) > 1 else '')
+        lines.append(f"- {g.x_demo.iloc[0]:g}x the demo's steps ({steps:,}, {listing(f'{m:g}' for m in g.minutes)} minutes of one "
+                     f"thread on a shared machine): {runs}{both}.")
+    return dict(budget_runs='\n'.join(lines))
+
+def ablation_numbers()->dict:
+    out = dict(steps_budget=budget('ablation_steps.md'), time_budget=budget('ablation.md'))
+    for key, name in (('steps', 'ablation_steps.md'), ('time', 'ablation.md')):
+        t = {r['variant']: r for r in md_table(name, 'variant')}
+        unet, sagan = t['residual U-Net (no attention, no GAN)'], t['SAGAN (attention + GAN)']
+        out[f'{key}_macro'] = '; '.join(f"{v} {r['macro F1']}" for v, r in t.items())
+        out[f'{key}_sagan_unet'] = (f"podocyte F1 {mean(sagan['podocyte F1']):.4f} vs {mean(unet['podocyte F1']):.4f}, non-podocyte F1 "
+                                    f"{mean(sagan['non-podocyte F1']):.4f} vs {mean(unet['non-podocyte F1']):.4f}, macro F1 "
+                                    f"{sagan['macro F1']} vs {unet['macro F1']}, at {sagan['steps (mean)']} vs {unet['steps (mean)']} steps")
+    ko = [abs(mean(r['macro F1']) - float(r['macro F1, gates = 0'])) for name in ('ablation_steps.md', 'ablation.md')
+          for r in md_table(name, 'variant') if r['macro F1, gates = 0']]
+    share = [mean(r['adv_share']) for r in md_table('gan_game.md', 'candidate')]
+    return {**out, 'knockout': f'{max(ko):.4f}', 'adv_share': f'{min(share):.1%} to {max(share):.1%}'}
+
+def context_numbers()->dict:
+    import pandas as pd
+    cs = pd.read_csv(RESULTS/'context_sweep.csv')
+    d = cs.pivot_table(index=['deciding_px', 'seed'], columns='variant', values='macro_f1').dropna()
+    d = (d['U-Net + attention'] - d['residual U-Net']).groupby(level=0)
+    pod = cs[cs.variant == 'residual U-Net'].groupby('deciding_px').f1_podocyte.mean()
+    return dict(context_rf=f'{cs.rf_px.iloc[0] / 2:g}', context_steps=f'{cs.steps.max():g}', context_seeds=f'{cs.seed.nunique()}',
+                context_diff=listing(f'{m:+.3f} ± {s:.3f} at {px:g} px' for px, m, s in zip(d.mean().index, d.mean(), d.std())),
+                context_podocyte=' → '.join(f'{v:.2f}' for v in pod.iloc[:2]), context_gamma=f'{cs.gamma_end.abs().max():.2f}')
+
+def bench_numbers()->dict:
+    att = {(r['map'], r['pass']): r for r in md_table('attention.md', 'map')}
+    a64, a128 = att[('64x64', 'fwd+bwd')], att[('128x128', 'fwd+bwd')]
+    pr = {(r['precision'], r['layout']): r for r in md_table('precision.md', 'precision')}
+    num = md_table('precision.md', '', after='bf16 against fp32')[0]
+    inf = {(r['model'], r['tile / overlap']): r for r in md_table('inference.md', 'model')}
+    mem = {r['slide (px)']: r for r in md_table('inference.md', 'slide (px)')}
+    mo = {r['method']: r for r in md_table('inference_vs_monai.md', 'method')}
+    growth = re.findall(r'- (\S+(?: \S+)?): (\d+) bytes per extra slide pixel', (RESULTS/'inference_vs_monai.md').read_text(encoding='utf-8'))
+    monai = [mean(r['time vs predict_slide batch 4']) for m, r in mo.items() if m.startswith('MONAI')]
+    return dict(attn_memory=a64['memory ratio'], attn_naive=f"{mean(a64['naive peak MiB']):.0f}", attn_eff=f"{mean(a64['efficient peak MiB']):.0f}",
+                attn_speed=a64['speed-up: median (min)'].split()[0], attn_128=f"{mean(a128['efficient peak MiB']):.0f}",
+                channels_last=f"{float(pr[('fp32', 'channels_last')]['speedup']):.2f}x",
+                bf16=f"{float(pr[('bf16', 'contiguous')]['speedup']):.2f}x",
+                bf16_f1=f"{abs(float(num['f1_bf16']) - float(num['f1_fp32'])):.4f}",
+                slide_overhead=inf[('demo', '256 / 64')]['overhead on the same tiles'].split()[0],
+                slide_peak=mem['20,000 x 20,000']['peak RSS MiB'],
+                monai_time=f'{min(monai):.2f}x-{max(monai):.2f}x',
+                monai_bytes=' vs '.join(b for _, b in growth),
+                nchw=mo['predict_slide, batch 4, model fed NCHW-contiguous']['time vs predict_slide batch 4'])
+
+PART_II = 21   # the first notebook of Part II (real slides)
+
+def reading_order()->dict:
+    "The notebooks' table, from each notebook's own `#| default_exp` and first Markdown cell (title and summary)."
+    import json
+    rows = {1: [], 2: []}
+    for nb in sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb')):
+        cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
+        src = lambda c: ''.join(c['source'])
+        mod = next((m.group(1) for c in cells if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', src(c), re.M))), '')
+        md = [l for l in src(next(c for c in cells if c['cell_type'] == 'markdown')).splitlines() if l.strip()]
+        title, summary = md[0].lstrip('# ').strip(), (md[1][1:].strip() if len(md) > 1 and md[1].startswith('>') else '')
+        rows[1 if int(nb.name[:2]) < PART_II else 2].append(f"| `{nb.stem}` | `{mod}` | **{title}**: {summary.replace('|', '/')} |")
+    head = ['| notebook | module | its one idea |', '|---|---|---|']
+    return dict(reading_order='\n'.join(['**Part I: the model and its lesson**', '', *head, *rows[1], '',
+                                          '**Part II: real slides**', '', *head, *rows[2]]))
+
+def numbers()->dict:
+    "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **bench_numbers(), **reading_order()}
+
+def fill(text:str, values:dict)->str:
+    "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
+    missing = sorted(set(PLACEHOLDER.findall(text)) - set(values))
+    if missing: sys.exit(f'nbs/index.ipynb: no value for placeholder(s) {missing} (see numbers() in tools/make_readme.py)')
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 def directives(src):
     return {m.group(1).strip(): (m.group(2) or '').strip() for m in re.finditer(r'^#\|\s*([\w-]+):?\s*(.*)$', src, re.M)}
 
 def render(nb_path=ROOT/'nbs'/'index.ipynb'):
     nb = nbformat.read(nb_path, as_version=4)
-    cells = []
+    values, cells = numbers(), []
     for c in nb.cells:
         d = directives(c.source) if c.cell_type == 'code' else {}
         if 'hide' in d or 'exporti' in d or d.get('include') == 'false': continue
         c = copy.deepcopy(c)
+        if c.cell_type == 'markdown': c.source = fill(c.source, values)
         if c.cell_type == 'code':
             c.source = re.sub(r'^#\|.*\n?', '', c.source, flags=re.M).strip()
             c.outputs = [o for o in c.get('outputs', []) if o.get('output_type') != 'display_data'
@@ -42,7 +164,7 @@ if __name__ == '__main__':
     text, readme = render(), ROOT/'README.md'
     if '--check' in sys.argv:
         if not readme.exists() or readme.read_text(encoding='utf-8') != text:
-            sys.exit('README.md is stale: run `python tools/make_readme.py` (it is generated from nbs/index.ipynb)')
+            sys.exit('README.md is stale: run `python tools/make_readme.py` (it is generated from nbs/index.ipynb and benchmarks/results)')
         print('README.md is current')
     else:
         readme.write_text(text, encoding='utf-8'); print('wrote README.md')

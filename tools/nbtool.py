@@ -2,7 +2,7 @@
 
     python tools/nbtool.py create nbs/01_x.ipynb src.py   # new notebook from a '# %%' percent-format file
     python tools/nbtool.py run nbs/01_x.ipynb [...]       # execute in place (keeps cell ids), shrink, then nbdev-clean
-    python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (64-colour PNG, JPEG q70)
+    python tools/nbtool.py shrink nbs/*.ipynb             # re-encode image outputs smaller (PNG_COLOURS, JPEG_QUALITY)
     python tools/nbtool.py run-fast nbs/19_paper.ipynb    # execute all but `#| slow` cells (they keep their outputs)
 
 `create` refuses to overwrite a notebook that git already tracks (its cell ids are part of the exported
@@ -43,25 +43,28 @@ def create(nb_path, src_path, force=False):
     print(f'wrote {nb_path} ({len(nb.cells)} cells)')
 
 MAX_WIDTH = 640   # px: wider image outputs are scaled down (a notebook column shows about this much)
+PNG_COLOURS, JPEG_QUALITY = 32, 60   # plots need few colours; tissue photos survive quality 60
 
 def _smaller(b64:str, kind:str)->str:
-    """An image output re-encoded smaller (at most MAX_WIDTH px wide; PNG: 32-colour palette; JPEG: quality 60), or
+    """An image output re-encoded smaller (at most MAX_WIDTH px wide; PNG: a PNG_COLOURS palette; JPEG: JPEG_QUALITY), or
     unchanged if that is not smaller."""
     import base64, io
     from PIL import Image
     raw = base64.b64decode(b64)
     im, out = Image.open(io.BytesIO(raw)), io.BytesIO()
     if im.width > MAX_WIDTH: im = im.convert('RGB').resize((MAX_WIDTH, round(im.height * MAX_WIDTH / im.width)), Image.LANCZOS)
-    elif kind == 'image/png' and im.mode == 'P' and len(im.getcolors(256) or []) <= 32: return b64   # already small
-    if kind == 'image/png': im.convert('RGB').quantize(32).save(out, 'PNG', optimize=True)   # plots: 32 colours are plenty
-    else: im.convert('RGB').save(out, 'JPEG', quality=60, optimize=True)
+    elif kind == 'image/png' and im.mode == 'P' and len(im.getcolors(256) or []) <= PNG_COLOURS: return b64   # already small
+    if kind == 'image/png': im.convert('RGB').quantize(PNG_COLOURS).save(out, 'PNG', optimize=True)
+    else: im.convert('RGB').save(out, 'JPEG', quality=JPEG_QUALITY, optimize=True)
     new = base64.b64encode(out.getvalue()).decode()
     return new if len(new) < 0.9 * len(b64) else b64
 
 def shrink(*nbs):
-    "Re-encode every PNG/JPEG output of the notebooks smaller, in place (cell ids and everything else kept)."
+    """Re-encode every PNG/JPEG output of the notebooks smaller, in place (cell ids and everything else kept), and drop
+    the saved widget state (`metadata.widgets`: ipywidgets' models, which nbdev-clean keeps and a reader does not need)."""
     for path in nbs:
         nb = nbformat.read(path, as_version=4); before = len(Path(path).read_bytes())
+        nb.metadata.pop('widgets', None)
         for c in nb.cells:
             for o in c.get('outputs', []):
                 for kind in ('image/png', 'image/jpeg'):
@@ -72,9 +75,12 @@ def shrink(*nbs):
         print(f'{path}: {before // 1024} -> {len(Path(path).read_bytes()) // 1024} KB')
 
 def run(*nbs):
+    import os
+    # the kernel must draw inline: an inherited MPLBACKEND=Agg would make every plt.show() silently drop its figure
+    env = {k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}
     for nb in nbs:
         subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--inplace',
-                        '--ExecutePreprocessor.timeout=1200', nb], check=True)
+                        '--ExecutePreprocessor.timeout=1200', nb], check=True, env=env)
     shrink(*nbs)
     bin_ = Path(sys.executable).parent
     subprocess.run([str(bin_/'nbdev-clean')], check=True)

@@ -1,0 +1,118 @@
+"""Numbers that cannot go stale: what README.md and the committed notebook outputs quote agrees with the files that
+hold the measurements (benchmarks/results/*), and the prose around them types no measured number by hand."""
+import inspect, json, re, sys
+from pathlib import Path
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT/'benchmarks'/'results'
+sys.path.insert(0, str(ROOT/'tools'))
+import make_readme                                                   # noqa: E402
+
+def cells(nb:Path): return json.loads(nb.read_text(encoding='utf-8'))['cells']
+def src(c): return ''.join(c['source'])
+
+def md_tables(text:str)->list[pd.DataFrame]:
+    "Every Markdown table in `text`, as a DataFrame of stripped strings (first row = header)."
+    out, block = [], []
+    for line in text.splitlines() + ['']:
+        if line.startswith('|'): block.append(line); continue
+        if block:
+            rows = [[c.strip() for c in l.strip().strip('|').split('|')] for l in block if not re.match(r'^\|[-:| ]+\|$', l)]
+            if len(rows) > 1: out.append(pd.DataFrame(rows[1:], columns=rows[0]))
+            block = []
+    return out
+
+def test_readme_is_rendered_from_the_results():
+    "README.md is exactly what tools/make_readme.py renders from nbs/index.ipynb and benchmarks/results now."
+    assert (ROOT/'README.md').read_text(encoding='utf-8') == make_readme.render(), 'run `python tools/make_readme.py`'
+
+MEASURED = re.compile(r'(?<![\w.])(?:0\.\d{3,}|\d+\.\d+x)(?![\w.])')   # 0.9393, 1.19x: how measurements are written here
+
+def paper_numbers()->set:
+    "The paper's own numbers (typed from the paper into `metrics.PAPER_RESULTS`): prose may quote those."
+    from sagan_seg.metrics import PAPER_RESULTS
+    vals = [v for d in (PAPER_RESULTS['overall'], *PAPER_RESULTS['per_class'].values()) for v in d.values()]
+    return {f'{v:.4f}' for v in vals} | {f'{v:g}' for v in vals}
+
+@pytest.mark.parametrize('name', ['index', '19_paper', '20_ablation'])
+def test_prose_types_no_measured_numbers(name):
+    "The Markdown of these notebooks quotes no measured number: such numbers are rendered from benchmarks/results."
+    typed = [(c['id'], m) for c in cells(ROOT/'nbs'/f'{name}.ipynb') if c['cell_type'] == 'markdown'
+             for m in MEASURED.findall(src(c)) if m not in paper_numbers()]
+    assert not typed, f'{name}: measured numbers typed into Markdown (render them from benchmarks/results): {typed}'
+
+def test_readme_demo_table_matches_the_runs():
+    "The per-seed demo table README shows, parsed back, holds the numbers of demo_runs.csv and their mean ± sd."
+    runs = pd.read_csv(RESULTS/'demo_runs.csv').sort_values('seed')
+    table = next(t for t in md_tables((ROOT/'README.md').read_text(encoding='utf-8')) if t.columns[0] == 'metric')
+    for (key, label) in [('macro_f1', 'F1 (macro, 4 classes)'), ('f1_podocyte', 'F1 podocyte'), ('f1_non_podocyte', 'F1 non-podocyte')]:
+        row = table[table.metric == label].iloc[0]
+        assert [float(row[f'seed {s}']) for s in runs.seed] == pytest.approx(runs[key].tolist(), abs=5e-5), label
+        m, sd = (float(x) for x in row['mean ± sd'].split('±'))
+        assert (m, sd) == pytest.approx((runs[key].mean(), runs[key].std(ddof=1)), abs=5e-5), label
+
+def cited_tables(nb:Path):
+    "(cell id, results file, table) for every Markdown table in a notebook output that cites `benchmarks/results/<file>`."
+    for c in cells(nb):
+        for o in c.get('outputs', []):
+            text = ''.join(o.get('data', {}).get('text/markdown', ''))
+            for name in set(re.findall(r'benchmarks/results/([\w.]+\.md)', text)):
+                for t in md_tables(text): yield c['id'], name, t
+
+NOTEBOOKS = sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_tables_match_results(nb):
+    "A table a committed output shows from a results file agrees, cell for cell, with that file's table of the same first column."
+    bad = []
+    for cid, name, shown in cited_tables(nb):
+        if not (RESULTS/name).is_file(): bad.append(f'{cid}: {name} does not exist'); continue
+        same = [t for t in md_tables((RESULTS/name).read_text(encoding='utf-8')) if t.columns[0] == shown.columns[0]
+                and set(shown.columns) <= set(t.columns)]
+        if not same: continue                                            # a table the notebook computed itself
+        ref, cols = same[0], list(shown.columns)
+        for _, row in shown.iterrows():                                  # each row shown must be a row of the file's table
+            if not (ref[cols] == row[cols].values).all(axis=1).any():
+                bad.append(f'{cid}: {name} has no row {dict(row)}')
+    assert not bad, f'{nb.name}: committed outputs disagree with benchmarks/results (re-run the notebook):\n  ' + '\n  '.join(bad)
+
+def printed(nb:str, start:str)->str:
+    "The printed line of a committed output of nbs/`nb`.ipynb that starts with `start`."
+    for c in cells(ROOT/'nbs'/f'{nb}.ipynb'):
+        for o in c.get('outputs', []):
+            for line in ''.join(o.get('text', '')).splitlines():
+                if line.startswith(start): return line
+    raise AssertionError(f'{nb}: no printed line starts with {start!r}')
+
+def test_context_sweep_lines_match_the_csv():
+    "20_ablation's printed paired differences are the ones an independent computation from context_sweep.csv gives."
+    cs = pd.read_csv(RESULTS/'context_sweep.csv')
+    line = printed('20_ablation', 'macro F1, attention minus plain')
+    shown = {float(px): (float(m), float(s)) for px, m, s in re.findall(r'(\d+) px ([+-]\d\.\d+) ± (\d\.\d+)', line)}
+    for px, g in cs.groupby('deciding_px'):
+        a = g[g.variant == 'U-Net + attention'].set_index('seed').macro_f1
+        b = g[g.variant == 'residual U-Net'].set_index('seed').macro_f1
+        d = (a - b).dropna()
+        assert shown[px] == pytest.approx((d.mean(), d.std(ddof=1)), abs=5e-4), px
+
+def test_demo_runs_report_matches_its_csv():
+    "benchmarks/results/demo_runs.md's table is the one benchmarks/demo_runs.py builds from demo_runs.csv."
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import demo_runs
+    assert demo_runs.summary_table(pd.read_csv(RESULTS/'demo_runs.csv')) in (RESULTS/'demo_runs.md').read_text(encoding='utf-8')
+
+def test_ablation_default_is_the_measured_budget():
+    "`run_ablation`'s default budget is the one the committed equal-time ablation ran with, and the benchmark takes it from there."
+    from sagan_seg.ablation import run_ablation
+    default = inspect.signature(run_ablation).parameters['minutes_per_run'].default
+    measured = float(re.search(r'Budget: ([\d.]+) min', (RESULTS/'ablation.md').read_text(encoding='utf-8')).group(1))
+    assert default == measured
+    assert "default=2" not in (ROOT/'benchmarks'/'ablation.py').read_text() and 'minutes_per_run' in (ROOT/'benchmarks'/'ablation.py').read_text()
+
+def test_nbtool_documents_what_it_does():
+    "tools/nbtool.py's docstring names its encoding settings instead of restating their values."
+    text = (ROOT/'tools'/'nbtool.py').read_text()
+    doc = text.split('"""')[1]
+    assert 'PNG_COLOURS' in doc and 'JPEG_QUALITY' in doc and not re.search(r'\d+-colour|q\d\d', doc)
