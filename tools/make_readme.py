@@ -83,7 +83,7 @@ def context_numbers()->dict:
     d = cs.pivot_table(index=['deciding_px', 'seed'], columns='variant', values='macro_f1').dropna()
     d = (d['U-Net + attention'] - d['residual U-Net']).groupby(level=0)
     pod = cs[cs.variant == 'residual U-Net'].groupby('deciding_px').f1_podocyte.mean()
-    return dict(context_rf=f'{cs.rf_px.iloc[0] / 2:g}', context_steps=f'{cs.steps.max():g}', context_seeds=f'{cs.seed.nunique()}',
+    return dict(context_rf=f'{cs.rf_radius_px.iloc[0]:g}', context_steps=f'{cs.steps.max():g}', context_seeds=f'{cs.seed.nunique()}',
                 context_diff=listing(f'{m:+.3f} ± {s:.3f} at {px:g} px' for px, m, s in zip(d.mean().index, d.mean(), d.std())),
                 context_podocyte=' → '.join(f'{v:.2f}' for v in pod.iloc[:2]), context_gamma=f'{cs.gamma_end.abs().max():.2f}')
 
