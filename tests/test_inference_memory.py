@@ -3,7 +3,7 @@
 Each prediction runs in a fresh subprocess, which reports its peak resident set size (VmHWM in /proc/self/status):
 everything the process held, torch included, measured by the kernel rather than by an allocator hook. (Not
 `ru_maxrss`: Linux carries it across exec, so a child would report its parent's peak when that was higher.)"""
-import subprocess, sys
+import os, subprocess, sys
 import numpy as np
 import pytest
 
@@ -32,8 +32,13 @@ def tiled(rows, cols, tile=256, seed=1):
     return np.ascontiguousarray(np.broadcast_to(t[None, :, None], (rows, tile, cols, tile, 3)).reshape(rows * tile, cols * tile, 3))
 
 
+# One malloc arena: glibc's per-thread arenas made one process's peak vary by up to ~40 MiB between identical runs
+# (the streaming threads land in different arenas); with one, the spread is under ~10 MiB and growth, if any, shows.
+QUIET_MALLOC = {**os.environ, 'MALLOC_ARENA_MAX': '1'}
+
 def peak_rss_mib(slide, out):
-    r = subprocess.run([sys.executable, '-c', CHILD, str(slide), str(out)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, '-c', CHILD, str(slide), str(out)], capture_output=True, text=True, timeout=600,
+                       env=QUIET_MALLOC)
     assert r.returncode == 0, r.stderr[-3000:]
     before, peak, tiles, n_glom = map(int, r.stdout.split()[-4:])
     return before / 1024, peak / 1024, tiles                                           # MiB
