@@ -50,21 +50,25 @@ def _arg_type(anno):
     s = anno if isinstance(anno, str) else getattr(anno, '__name__', str(anno))
     return {'int': int, 'float': float, 'str': str}.get(s.replace(' ', '').replace('|None', ''))
 
-def add_option(p, name:str, doc:dict, positional:bool=False, flags:list|None=None, **kw):
+def add_option(p, name:str, doc:dict, positional:bool=False, flags:list|None=None, absent:bool=False, **kw):
     """Parameter `name` (its `docments(fn, full=True)` entry `doc`) as an option of the parser `p`; `kw` overrides what
-    `add_argument` gets (`default` included), `flags` the option's names."""
+    `add_argument` gets (`default` included), `flags` the option's names. `absent`: the option is missing from the parsed
+    namespace unless given (a config supplies the value), and its help names the default."""
     dflt, o = kw.pop('default', doc['default']), dict(help=doc['docment'] or name.replace('_', ' '))
     flag = '--' + name.replace('_', '-')
     if positional: return p.add_argument(name, **{**o, **kw})
     if isinstance(dflt, bool):
         o.update(action='store_false' if dflt else 'store_true', default=dflt)
-        if dflt: flag = '--no-' + flag[2:]
+        if dflt: flag, o['help'] = '--no-' + flag[2:], f"set {name} off ({o['help']})"   # the switch turns it off
     else:
         o['type'] = _arg_type(doc['anno']) or next((t for t in (int, float) if type(dflt) is t), None)
         if dflt is inspect.Parameter.empty: o['required'] = True
         else: o['default'] = dflt
     o.update(kw)
     if o.get('type') is None: o.pop('type', None)
+    if absent:
+        if 'action' not in o and o.get('default') is not None: o['help'] += f" (default: {o['default']})"
+        o['default'] = argparse.SUPPRESS
     return p.add_argument(*(flags or [flag]), dest=name, **o)
 
 def add_options(p, fn, *names:str, **special:dict):
@@ -126,19 +130,17 @@ NETWORK_OPTIONS = {'width': ('generator', 'base_width', {}), 'depth': ('generato
 SWITCHES = {'no-attention': ('generator', 'attn_levels', [], 'ablation: no self-attention in the generator (plain residual U-Net)'),
             'mask-only-disc': ('discriminator', 'condition_on_image', False, 'ablation: the discriminator sees the class map without the image')}
 
+# fields whose option takes another shape than one value
+_FIELD_SHAPES = {'resume': dict(nargs='?', const='', metavar='CKPT'), 'betas': dict(nargs=2, type=float, metavar='B'),
+                 'class_weights': dict(nargs='+', metavar='W')}
+
 def _add_field(p, name:str, doc:dict, choices:dict):
-    "One `TrainConfig` field as an option, its `# comment` as the help and its default shown; booleans become switches."
-    flag, d, dflt = '--' + name.replace('_', '-'), doc['docment'] or '', doc['default']
-    kw = dict(dest=name, default=argparse.SUPPRESS)               # absent: the config's value stays
-    if isinstance(dflt, bool):
-        if dflt: p.add_argument('--no-' + flag[2:], action='store_false', help=f'set {name} off ({d})', **kw)
-        else: p.add_argument(flag, action='store_true', help=d, **kw)
-    elif name in ('data', 'out'): p.add_argument(flag, required=True, help=d, dest=name)
-    elif name == 'resume': p.add_argument(flag, nargs='?', const='', metavar='CKPT', help=f'{d}; no value: --out/last.pt', **kw)
-    elif name == 'betas': p.add_argument(flag, nargs=2, type=float, metavar='B', help=f'{d} (default: {dflt})', **kw)
-    elif name == 'class_weights': p.add_argument(flag, nargs='+', metavar='W', help=f'{d} (default: {dflt})', **kw)
-    elif _arg_type(doc['anno']): p.add_argument(flag, type=_arg_type(doc['anno']), choices=choices.get(name),
-                                                help=f'{d} (default: {dflt})', **kw)
+    """One `TrainConfig` field as an option (`add_option`), absent unless given so that the config's value stays; a field
+    that is no number, string, switch or one of `_FIELD_SHAPES` (the network configs) gets none."""
+    if name in ('data', 'out'): return add_option(p, name, doc, default=None, required=True)
+    kw = {**_FIELD_SHAPES.get(name, {}), **({'choices': choices[name]} if name in choices else {})}
+    if name == 'resume': kw['help'] = f"{doc['docment']}; no value: --out/last.pt"
+    if kw or isinstance(doc['default'], bool) or _arg_type(doc['anno']): add_option(p, name, doc, absent=True, **kw)
 
 def _add_train(p):
     from sagan_seg.training import TrainConfig, AMP_MODES, LR_SCHEDULES
@@ -148,10 +150,9 @@ def _add_train(p):
     nets = {'generator': docments(TrainConfig().generator.__class__, full=True),
             'discriminator': docments(TrainConfig().discriminator.__class__, full=True)}
     for flag, (net, f, kw) in NETWORK_OPTIONS.items():
-        doc = nets[net][f]; t = _arg_type(doc['anno'])
-        if 'choices' not in kw: kw = {'metavar': flag.upper().replace('-', '_'), **kw}
-        p.add_argument('--' + flag, dest=f'{net}.{f}', default=argparse.SUPPRESS, **({'type': t} if t and 'nargs' not in kw else {}),
-                       help=f"{net} {f}: {doc['docment']} (default: {doc['default']})", **kw)
+        doc = nets[net][f]
+        add_option(p, f'{net}.{f}', doc, flags=['--' + flag], absent=True, help=f"{net} {f}: {doc['docment']}",
+                   **{**({} if 'choices' in kw else {'metavar': flag.upper().replace('-', '_')}), **kw})
     for flag, (net, f, v, h) in SWITCHES.items():
         p.add_argument('--' + flag, dest=flag, action='store_true', default=argparse.SUPPRESS, help=h)
     p.set_defaults(func=_train)

@@ -149,3 +149,10 @@ def test_pointers_name_existing_notebooks():
 def test_no_saved_widget_state(nb):
     "Executed widgets leave their models in `metadata.widgets` (hundreds of KB, useless to a reader): tools/nbtool.py drops them."
     assert 'widgets' not in json.loads(nb.read_text()).get('metadata', {}), f'{nb.name}: saved widget state (run tools/nbtool.py shrink)'
+
+def test_overview_lists_every_notebook_in_order():
+    "00_overview's reading-order tables name every numbered notebook once, in file order (README's table is generated)."
+    ov = next(p for p in NBS if p.name.startswith('00_'))
+    listed = [m.group(1) for c in cells(ov) if c['cell_type'] == 'markdown'
+              for m in re.finditer(r'^\| `(\d\d_\w+)` \|', src(c), re.M)]
+    assert listed == [p.stem for p in NBS], f'00_overview lists {listed}'
