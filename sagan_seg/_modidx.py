@@ -167,6 +167,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sagan_seg.core.one_hot': ('core.html#one_hot', 'sagan_seg/core.py'),
                                 'sagan_seg.core.os_cause': ('core.html#os_cause', 'sagan_seg/core.py'),
                                 'sagan_seg.core.overlay': ('core.html#overlay', 'sagan_seg/core.py'),
+                                'sagan_seg.core.safe_name': ('core.html#safe_name', 'sagan_seg/core.py'),
                                 'sagan_seg.core.show_jpeg': ('core.html#show_jpeg', 'sagan_seg/core.py'),
                                 'sagan_seg.core.show_png': ('core.html#show_png', 'sagan_seg/core.py'),
                                 'sagan_seg.core.signals_as_interrupts': ('core.html#signals_as_interrupts', 'sagan_seg/core.py'),

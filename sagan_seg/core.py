@@ -15,8 +15,9 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'DEFAULT_CLASS_MAP', 'FAULT_ENV', 'LOCK_NAME', 'SaganSegError', 'SaganSegWarning', 'warn',
            'Interrupted', 'signals_as_interrupts', 'ClassMap', 'fault_point', 'os_cause', 'atomic_save',
-           'atomic_write_bytes', 'atomic_write_text', 'folder_lock', 'eval_mode', 'n_params', 'config_to_dict',
-           'config_from_dict', 'image_to_tensor', 'one_hot', 'colorize', 'overlay', 'legend', 'show_jpeg', 'show_png']
+           'atomic_write_bytes', 'atomic_write_text', 'safe_name', 'folder_lock', 'eval_mode', 'n_params',
+           'config_to_dict', 'config_from_dict', 'image_to_tensor', 'one_hot', 'colorize', 'overlay', 'legend',
+           'show_jpeg', 'show_png']
 
 # %% ../nbs/01_core.ipynb #a7802505
 class SaganSegError(Exception):
@@ -141,6 +142,19 @@ def atomic_write_bytes(path:str|Path, data:bytes)->Path:
 def atomic_write_text(path:str|Path, text:str, encoding:str='utf-8')->Path:
     "Write `text` to `path` atomically (`atomic_save`)."
     return atomic_save(path, lambda f: f.write(text.encode(encoding)))
+
+# %% ../nbs/01_core.ipynb #5afe0a12
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\]')
+
+def safe_name(name:str,  # the candidate folder name or file stem
+              what:str,  # what it names, for the error: e.g. "slide 'x.svs'"
+             )->str:
+    "`name` if it is a single, visible, harmless path component (<= 200 bytes); else `SaganSegError` saying why."
+    why = ('is empty' if not name else 'is . or ..' if name in ('.', '..') else 'starts with a dot' if name.startswith('.')
+           else 'contains a path separator or a control character' if _UNSAFE_NAME.search(name)
+           else 'is longer than 200 bytes' if len(name.encode('utf-8', 'surrogateescape')) > 200 else None)
+    if why: raise SaganSegError(f'{what}: the name {name!r} {why}, so it cannot name an output file or folder; rename it')
+    return name
 
 # %% ../nbs/01_core.ipynb #9702d813
 LOCK_NAME = '.sagan-seg.lock'
