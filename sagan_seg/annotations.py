@@ -4,8 +4,9 @@
 
 # %% ../nbs/22_annotations.ipynb #96be506f
 from __future__ import annotations
-import json, math, re, uuid
+import codecs, json, math, os, re, uuid
 import xml.etree.ElementTree as ET
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -15,14 +16,18 @@ from shapely.geometry.polygon import orient
 from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP
 
 # %% auto #0
-__all__ = ['IGNORE', 'AnnotationError', 'Region', 'read_imagescope_xml', 'read_qupath_geojson', 'read_annotations',
-           'parse_mapping', 'assign_classes', 'check_bounds', 'fill_polygons', 'rasterize', 'trace_mask',
-           'write_geojson', 'write_imagescope_xml']
+__all__ = ['MAX_ANNOTATION_MB_ENV', 'DEFAULT_MAX_ANNOTATION_MB', 'IGNORE', 'AnnotationError', 'Region', 'max_annotation_mb',
+           'read_imagescope_xml', 'read_qupath_geojson', 'read_annotations', 'parse_mapping', 'assign_classes',
+           'check_bounds', 'fill_polygons', 'rasterize', 'trace_mask', 'write_geojson', 'write_imagescope_xml']
 
 # %% ../nbs/22_annotations.ipynb #571acf5b
+def _shown(s) -> str:
+    "`s` as it is when every character is printable, else its repr: a name or id from a file never breaks a message's line."
+    return str(s) if str(s).isprintable() else repr(str(s))
 class AnnotationError(SaganSegError):
-    "An annotation file that cannot be used as it is; the message names the file and the region."
-
+    "An annotation file that cannot be used as it is; the message names the file and the region, on one line."
+    def __init__(self, msg:str):   # control characters that slipped into a message are escaped, never printed
+        super().__init__(''.join(c if c.isprintable() else repr(c)[1:-1] for c in str(msg)))
 @dataclass
 class Region:
     "One annotated region: its name in the file (layer or classification), its geometry in level-0 px, where it is."
@@ -32,13 +37,12 @@ class Region:
     layer_id: str|None = None  # ImageScope layer Id (a map may name the layer by it)
     kind: str = 'annotation'   # QuPath objectType: 'annotation', 'detection', 'cell', ...
     properties: dict = field(default_factory=dict)
-
 def _polygon(shell, holes, where:str) -> Polygon:
     "A checked polygon from a ring of (x, y) and hole rings: finite numbers, >= 3 distinct vertices, area > 0, simple."
     rings = []
     for i, r in enumerate([shell, *holes]):
         try: a = np.asarray(r, dtype=np.float64)
-        except (TypeError, ValueError): raise AnnotationError(f'{where}: coordinates are not numbers') from None
+        except (TypeError, ValueError, OverflowError): raise AnnotationError(f'{where}: coordinates are not numbers') from None
         if a.ndim != 2 or a.shape[1] < 2: raise AnnotationError(f'{where}: a ring must be a list of [x, y] points, got shape {a.shape}')
         a = a[:, :2]
         if not np.isfinite(a).all(): raise AnnotationError(f'{where}: coordinates must be finite numbers')
@@ -52,95 +56,166 @@ def _polygon(shell, holes, where:str) -> Polygon:
                               'a self-intersecting outline must be redrawn (or split) in the viewer')
     return p
 
+# %% ../nbs/22_annotations.ipynb #4a492ba8
+MAX_ANNOTATION_MB_ENV, DEFAULT_MAX_ANNOTATION_MB = 'SAGAN_SEG_MAX_ANNOTATION_MB', 1024   # MB = 10^6 bytes
+_BOMS = ((b'\xef\xbb\xbf', 'utf-8-sig'), (b'\xff\xfe', 'utf-16'), (b'\xfe\xff', 'utf-16'))
+def max_annotation_mb() -> float:
+    "The size limit for annotation files in MB: the `SAGAN_SEG_MAX_ANNOTATION_MB` environment variable, else the default."
+    v = os.environ.get(MAX_ANNOTATION_MB_ENV, '').strip() or str(DEFAULT_MAX_ANNOTATION_MB)
+    try: mb = float(v)
+    except ValueError: mb = math.nan
+    if mb > 0: return mb
+    raise SaganSegError(f'{MAX_ANNOTATION_MB_ENV}={v!r}: expected a positive number of MB, e.g. 4096')
+def _open_check(path) -> tuple[str, str, str]:
+    "(path as messages show it, encoding by the byte-order mark, first 512 bytes' text from the first non-blank) of a file within the limit."
+    path = Path(path); src = _shown(path)
+    if not path.is_file(): raise AnnotationError(f'{src}: annotation file not found')
+    try:
+        with open(path, 'rb') as f: head, size = f.read(512), os.fstat(f.fileno()).st_size
+    except OSError as e: raise AnnotationError(f'{src}: cannot read the annotation file ({e.strerror or e})') from None
+    if size > (mb := max_annotation_mb()) * 1e6:
+        raise AnnotationError(f'{src}: the annotation file is {size / 1e6:,.0f} MB, over the {mb:g} MB limit for annotation files; '
+                              f'split it, or raise the limit with {MAX_ANNOTATION_MB_ENV}=MB')
+    enc = next((e for bom, e in _BOMS if head.startswith(bom)), 'utf-8')
+    return src, enc, codecs.getincrementaldecoder(enc)(errors='replace').decode(head).lstrip(' \t\r\n\ufeff')
+
 # %% ../nbs/22_annotations.ipynb #af7f70e7
 def _ellipse(a, n:int=64):
     "Polygon ring of the ellipse inscribed in the box of two corner points (ImageScope region Type 2)."
     (x0, y0), (x1, y1) = a[0], a[1]
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.column_stack([(x0 + x1) / 2 + abs(x1 - x0) / 2 * np.cos(t), (y0 + y1) / 2 + abs(y1 - y0) / 2 * np.sin(t)])
-
 def _num(v, where, what):
-    try: x = float(v)
+    try: return float(v)
     except (TypeError, ValueError): raise AnnotationError(f'{where}: {what} {v!r} is not a number') from None
-    return x
-
+def _xml_events(path, src:str):
+    "`iterparse`'s (event, element) pairs, start and end; what the parser refuses becomes `AnnotationError`."
+    try:
+        for ev in ET.iterparse(str(path), events=('start', 'end')): yield ev
+    except ET.ParseError as e: raise AnnotationError(f'{src}: not a well-formed XML file ({e})') from None
+    except (LookupError, ValueError) as e:     # encoding="..." that Python does not know, or cannot decode with
+        raise AnnotationError(f'{src}: cannot decode the XML file ({e}); save it as UTF-8') from None
+    except OSError as e: raise AnnotationError(f'{src}: cannot read the annotation file ({e.strerror or e})') from None
+def _layer_regions(layer:dict, src:str) -> list[Region]:
+    "The regions of one ImageScope layer, its `NegativeROA` regions cut from those they overlap (not from islands inside them)."
+    name, aid, pos, neg = (layer['name'] or layer['attr'] or '').strip(), layer['id'], [], []
+    for rid, attrib, pts in layer['regions']:
+        where = f'{src}: layer {name!r} (Id {_shown(aid)}), region Id {_shown(rid)}'
+        if attrib.get('Type') == '2' and len(pts) == 2: pts = _ellipse(pts)
+        g = _polygon(pts, [], where)
+        (neg if attrib.get('NegativeROA', '0') == '1' else pos).append(Region(name, g, where, aid, 'annotation', attrib))
+    holes = np.array([n.geometry for n in neg]); cuts = {}                     # an STRtree: each region meets only the holes near it
+    for i, j in zip(*shapely.STRtree(holes).query([r.geometry for r in pos], predicate='intersects')):
+        if not holes[j].contains(pos[i].geometry): cuts.setdefault(i, []).append(j)
+    for i, js in cuts.items(): pos[i].geometry = pos[i].geometry.difference(shapely.union_all(holes[sorted(js)]))
+    return [r for r in pos if not r.geometry.is_empty]
 def read_imagescope_xml(path) -> list[Region]:
     """Regions of an Aperio ImageScope XML file (`Annotations/Annotation/Regions/Region/Vertices/Vertex`). Each layer
     (`Annotation`) is named by its `Name` (or first `Attribute` name) and its `Id`; a `NegativeROA` region is a hole:
-    it is cut from every region of its layer that it overlaps, except regions lying wholly inside it (islands)."""
-    path = Path(path)
-    try: root = ET.parse(path).getroot()
-    except ET.ParseError as e: raise AnnotationError(f'{path}: not a well-formed XML file ({e})') from None
-    except OSError as e: raise AnnotationError(f'{path}: cannot read the annotation file ({e.strerror or e})') from None
-    if root.tag != 'Annotations': raise AnnotationError(f'{path}: the root element is <{root.tag}>, expected <Annotations> (ImageScope XML)')
-    out = []
-    for ai, ann in enumerate(root.findall('Annotation'), 1):
-        aid = ann.get('Id', str(ai))
-        attr = ann.find('Attributes/Attribute')
-        name = (ann.get('Name') or (attr.get('Name') if attr is not None else '') or '').strip()
-        pos, neg = [], []
-        for ri, reg in enumerate(ann.findall('Regions/Region'), 1):
-            where = f"{path}: layer {name!r} (Id {aid}), region Id {reg.get('Id', ri)}"
-            vs = reg.findall('Vertices/Vertex')
-            pts = np.array([[_num(v.get('X'), where, 'vertex X'), _num(v.get('Y'), where, 'vertex Y')] for v in vs]).reshape(-1, 2)
-            if reg.get('Type') == '2' and len(pts) == 2: pts = _ellipse(pts)
-            g = _polygon(pts, [], where)
-            (neg if reg.get('NegativeROA', '0') == '1' else pos).append(Region(name, g, where, aid, 'annotation', dict(reg.attrib)))
-        for r in pos:
-            cut = [n.geometry for n in neg if n.geometry.intersects(r.geometry) and not n.geometry.contains(r.geometry)]
-            if cut: r.geometry = r.geometry.difference(shapely.union_all(cut))
-            if not r.geometry.is_empty: out.append(r)
+    it is cut from every region of its layer that it overlaps, except islands inside it. Streamed: elements are dropped once read."""
+    src = _open_check(path)[0]
+    out, els, layer, reg, n_layers = [], [], None, None, 0
+    at = lambda *tags: len(els) == len(tags) + 1 and all(e.tag == t for e, t in zip(els[1:], tags))
+    for ev, el in _xml_events(path, src):
+        if ev == 'start':
+            els.append(el)
+            if len(els) == 1 and el.tag != 'Annotations': raise AnnotationError(f'{src}: the root element is <{_shown(el.tag)}>, expected <Annotations> (ImageScope XML)')
+            if at('Annotation'):
+                n_layers += 1
+                layer = dict(id=el.get('Id', str(n_layers)), name=el.get('Name'), attr=None, regions=[])
+            elif at('Annotation', 'Attributes', 'Attribute') and layer['attr'] is None: layer['attr'] = el.get('Name') or ''
+            elif at('Annotation', 'Regions', 'Region'):
+                reg = (el.get('Id', str(len(layer['regions']) + 1)), dict(el.attrib), array('d'))
+            continue
+        if at('Annotation', 'Regions', 'Region', 'Vertices', 'Vertex'):
+            where = f"{src}: layer {(layer['name'] or layer['attr'] or '').strip()!r} (Id {_shown(layer['id'])}), region Id {_shown(reg[0])}"
+            reg[2].extend((_num(el.get('X'), where, 'vertex X'), _num(el.get('Y'), where, 'vertex Y')))
+        elif at('Annotation', 'Regions', 'Region'): layer['regions'].append((reg[0], reg[1], np.frombuffer(reg[2]).reshape(-1, 2)))
+        elif at('Annotation'): out += _layer_regions(layer, src); layer = None
+        els.pop()
+        if els and len(els[-1]) and els[-1][-1] is el: del els[-1][-1]     # drop the element just read (and its children)
     return out
 
 # %% ../nbs/22_annotations.ipynb #b0f827aa
-def _class_name(props:dict) -> str:
-    "A QuPath feature's classification name ('' when unclassified)."
-    c = props.get('classification')
-    if isinstance(c, dict): return str(c.get('name') or '').strip()
-    return str(c or '').strip()
-
+_json_int = lambda s: int(s) if len(s) <= 300 else float(s)   # a longer integer is no coordinate: inf, refused as not finite
+_BLANK = re.compile(r'[ \t\n\r]*')
+class _JsonReader:
+    "A JSON text whose outer array or object the caller walks, each value in it decoded alone by the C decoder."
+    def __init__(self, text:str, src:str): self.buf, self.pos, self.src, self.dec = text, 0, src, json.JSONDecoder(parse_int=_json_int)
+    def error(self, msg:str, pos:int) -> AnnotationError:
+        e = json.JSONDecodeError(msg, self.buf, pos)
+        return AnnotationError(f'{self.src}: not valid JSON (line {e.lineno}, column {e.colno}: {msg})')
+    def peek(self) -> str:
+        "The next non-blank character, not consumed ('' at the end)."
+        self.pos = _BLANK.match(self.buf, self.pos).end(); return self.buf[self.pos:self.pos + 1]
+    def expect(self, chars:str) -> str:
+        if (c := self.peek()) and c in chars: self.pos += 1; return c
+        raise self.error(f"Expecting {' or '.join(map(repr, chars))}", self.pos)
+    def value(self):
+        self.peek()
+        try: v, self.pos = self.dec.raw_decode(self.buf, self.pos)
+        except json.JSONDecodeError as e: raise self.error(e.msg, e.pos) from None
+        except RecursionError: raise AnnotationError(f'{self.src}: JSON nested too deeply to be a GeoJSON feature') from None
+        return v
+    def items(self, stream=()):
+        "The elements of the array, or the (key, value) pairs of the object, that starts here; an array under a key in `stream` comes as `items()`."
+        close = {'[': ']', '{': '}'}[self.expect('[{')]
+        if self.peek() == close: self.pos += 1; return
+        while True:
+            if close == ']': yield self.value()
+            else:
+                start, k = self.pos, self.value()
+                if not isinstance(k, str): raise self.error('Expecting property name enclosed in double quotes', start)
+                self.expect(':')
+                yield k, (self.items() if k in stream and self.peek() == '[' else self.value())
+            if self.expect(',' + close) == close: return
+def _json_features(path, enc:str, src:str):
+    "The features of a GeoJSON file one at a time (a FeatureCollection's, a bare list's, or one Feature): the text, and one feature's objects."
+    try:
+        with open(path, encoding=enc, newline='') as f: r = _JsonReader(f.read(), src)
+    except UnicodeDecodeError as e: raise AnnotationError(f'{src}: cannot read the file as {enc} text ({e.reason} at byte {e.start})') from None
+    c, top, streamed = r.peek(), {}, False
+    if c == '[': yield from r.items()
+    elif c == '{':
+        for k, v in r.items(stream=('features',)):
+            if k == 'features' and hasattr(v, '__next__'):                     # the features array, streamed
+                if top.get('type', 'FeatureCollection') == 'FeatureCollection': streamed = True; yield from v
+                else: v = list(v)
+            top[k] = v
+        if top.get('type') == 'Feature' and not streamed: yield top
+        elif not (top.get('type') == 'FeatureCollection' and streamed):
+            raise AnnotationError(f"{src}: expected a GeoJSON FeatureCollection or a list of features, got dict of type {top.get('type')!r}")
+    else: raise AnnotationError(f'{src}: expected a GeoJSON FeatureCollection or a list of features, got {type(r.value()).__name__}')
+    if r.peek(): raise r.error('Extra data', r.pos)
+def _feature_region(i:int, f, src:str) -> Region:
+    "The region of GeoJSON feature `i` (Polygon or MultiPolygon, holes included)."
+    if not isinstance(f, dict): raise AnnotationError(f'{src}: feature {i} is not a JSON object')
+    where = f"{src}: feature {i}" + (f" (id {_shown(f['id'])})" if 'id' in f else '')
+    props = f.get('properties') or {}
+    if not isinstance(props, dict): raise AnnotationError(f'{where}: properties is not a JSON object (it is a {type(props).__name__})')
+    c, geom = props.get('classification'), f.get('geometry')                      # the class: a name, or {name, colour}
+    name = str((c.get('name') if isinstance(c, dict) else c) or '').strip(); where += f", class {name or '(unclassified)'!r}"
+    if not isinstance(geom, dict) or 'coordinates' not in geom: raise AnnotationError(f'{where}: no geometry with coordinates')
+    t, cs = geom.get('type'), geom['coordinates']
+    try:
+        if t == 'Polygon': g = _polygon(cs[0], cs[1:], where)
+        elif t == 'MultiPolygon':
+            g = MultiPolygon([_polygon(p[0], p[1:], f'{where}, part {j}') for j, p in enumerate(cs)])
+            if not g.is_valid: raise AnnotationError(f'{where}: invalid multipolygon ({shapely.is_valid_reason(g)})')
+        else: raise AnnotationError(f'{where}: geometry type {t!r} is not an area (only Polygon and MultiPolygon)')
+    except (IndexError, TypeError, KeyError): raise AnnotationError(f'{where}: malformed {_shown(t)} coordinates') from None
+    return Region(name, g, where, None, str(props.get('objectType', 'annotation')), props)
 def read_qupath_geojson(path) -> list[Region]:
-    """Regions of a QuPath GeoJSON export: a FeatureCollection, a bare list of features (or one feature); Polygon and
-    MultiPolygon geometries with holes; named by `properties.classification.name`."""
-    path = Path(path)
-    try: data = json.loads(path.read_text(encoding='utf-8-sig'))
-    except json.JSONDecodeError as e: raise AnnotationError(f'{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})') from None
-    except (OSError, UnicodeDecodeError) as e: raise AnnotationError(f'{path}: cannot read the annotation file ({e})') from None
-    if isinstance(data, dict) and data.get('type') == 'FeatureCollection': feats = data.get('features')
-    elif isinstance(data, dict) and data.get('type') == 'Feature': feats = [data]
-    else: feats = data
-    if not isinstance(feats, list):
-        raise AnnotationError(f'{path}: expected a GeoJSON FeatureCollection or a list of features, got {type(data).__name__}'
-                              + (f" of type {data.get('type')!r}" if isinstance(data, dict) else ''))
-    out = []
-    for i, f in enumerate(feats):
-        if not isinstance(f, dict): raise AnnotationError(f'{path}: feature {i} is not a JSON object')
-        props = f.get('properties') or {}
-        name = _class_name(props)
-        where = f"{path}: feature {i}" + (f" (id {f['id']})" if 'id' in f else '') + f", class {name or '(unclassified)'!r}"
-        geom = f.get('geometry')
-        if not isinstance(geom, dict) or 'coordinates' not in geom:
-            raise AnnotationError(f'{where}: no geometry with coordinates')
-        t, cs = geom.get('type'), geom['coordinates']
-        try:
-            if t == 'Polygon': g = _polygon(cs[0], cs[1:], where)
-            elif t == 'MultiPolygon':
-                parts = [_polygon(p[0], p[1:], f'{where}, part {j}') for j, p in enumerate(cs)]
-                g = MultiPolygon(parts)
-                if not g.is_valid: raise AnnotationError(f'{where}: invalid multipolygon ({shapely.is_valid_reason(g)})')
-            else: raise AnnotationError(f'{where}: geometry type {t!r} is not an area (only Polygon and MultiPolygon)')
-        except (IndexError, TypeError, KeyError): raise AnnotationError(f'{where}: malformed {t} coordinates') from None
-        out.append(Region(name, g, where, None, str(props.get('objectType', 'annotation')), props))
-    return out
-
+    """Regions of a QuPath GeoJSON export (a FeatureCollection, a bare list of features, or one feature), read one feature
+    at a time: Polygon and MultiPolygon geometries with holes, named by `properties.classification.name`."""
+    src, enc, _ = _open_check(path)
+    return [_feature_region(i, f, src) for i, f in enumerate(_json_features(path, enc, src))]
 def read_annotations(path) -> list[Region]:
     "Read ImageScope XML or QuPath GeoJSON, told apart by the content (the first non-blank character)."
-    path = Path(path)
-    if not path.is_file(): raise AnnotationError(f'{path}: annotation file not found')
-    with open(path, 'rb') as f: head = f.read(512).lstrip(b'\xef\xbb\xbf \t\r\n')
-    if head.startswith(b'<'): return read_imagescope_xml(path)
-    if head[:1] in (b'{', b'['): return read_qupath_geojson(path)
-    raise AnnotationError(f'{path}: neither ImageScope XML nor GeoJSON (it starts with {head[:20]!r})')
+    src, _, head = _open_check(path)
+    if head.startswith('<'): return read_imagescope_xml(path)
+    if head[:1] in ('{', '['): return read_qupath_geojson(path)
+    raise AnnotationError(f'{src}: neither ImageScope XML nor GeoJSON (it starts with {head[:20]!r})')
 
 # %% ../nbs/22_annotations.ipynb #3f4092bd
 IGNORE = 'ignore'
@@ -161,13 +236,16 @@ def _target(v:str, class_map:ClassMap, where:str) -> int|None:
     if v.strip().isdigit() and int(v) < len(class_map): return int(v)
     hit = [i for i, n in enumerate(class_map.names) if _norm(n) == _norm(v)]
     if hit: return hit[0]
-    raise AnnotationError(f"{where}: {v!r} is not a class; classes are {', '.join(class_map.names)} (or 'ignore')")
+    raise AnnotationError(f"{where}: {v!r} is not a class; classes are {', '.join(map(_shown, class_map.names))} (or 'ignore')")
 
 def assign_classes(regions:list[Region], class_map:ClassMap=DEFAULT_CLASS_MAP, mapping=None, source='annotations') -> list[tuple[int, Region]]:
     """(class index, region) for each region: an explicit `mapping` (by name, or by ImageScope layer Id), else the class
     map's own names (case and punctuation ignored); 'ignore' drops a region. An unknown name is an error listing every name found."""
+    if len(class_map) > 256:                                                    # masks are uint8: class indices 0..255
+        raise AnnotationError(f'{_shown(source)}: the class map has {len(class_map)} classes, more than the 256 '
+                              f'(indices 0..255) that an 8-bit label mask holds; merge classes or map some to ignore')
     mapping = parse_mapping(mapping)
-    for k, v in mapping.items(): _target(v, class_map, f'--map {k}={v}')       # fail early on a bad target
+    for k, v in mapping.items(): _target(v, class_map, f'--map {_shown(k)}={_shown(v)}')   # fail early on a bad target
     norm_map = {_norm(k): v for k, v in mapping.items()}
     out, unknown = [], {}
     for r in regions:
@@ -179,8 +257,8 @@ def assign_classes(regions:list[Region], class_map:ClassMap=DEFAULT_CLASS_MAP, m
         if c is not None: out.append((c, r))
     if unknown:
         found = sorted({r.name or (f'(layer Id {r.layer_id})' if r.layer_id else '(unclassified)') for r in regions})
-        raise AnnotationError(f"{source}: no class for {', '.join(map(repr, unknown))} (first at {next(iter(unknown.values()))}); "
-                              f"names found: {', '.join(map(repr, found))}; classes: {', '.join(class_map.names)}. "
+        raise AnnotationError(f"{_shown(source)}: no class for {', '.join(map(repr, unknown))} (first at {next(iter(unknown.values()))}); "
+                              f"names found: {', '.join(map(repr, found))}; classes: {', '.join(map(_shown, class_map.names))}. "
                               "Map them with --map NAME=CLASS (CLASS: a class name, its index, or 'ignore')")
     return out
 

@@ -4,30 +4,32 @@
 
 # %% ../nbs/26_cohort.ipynb #4414b3d6
 from __future__ import annotations
-import glob, json, os, time
+import contextlib, glob, json, math, os, time
 from pathlib import Path
 from fastcore.meta import delegates
 import numpy as np
 import pandas as pd
 import tifffile
-from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP, atomic_write_text, folder_lock
+from .core import (SaganSegError, ClassMap, CLASS_NAMES, DEFAULT_CLASS_MAP, atomic_write_text, folder_lock, safe_name,
+                            temp_path, one_line, os_cause, warn)
 from .slides import Slide
 from .annotations import write_geojson, write_imagescope_xml
 from .glomeruli import label_objects
-from .tiles import ScaledSlide
-from .inference import predict_slide, _open, _palette
+from .tiles import ScaledSlide, MAX_ENLARGE   # one limit for `tiles` and `predict`
+from .inference import predict_slide, _open, _palette, n_classes
 
 # %% auto #0
-__all__ = ['SLIDE_SUFFIXES', 'EXPORTS', 'DONE', 'slide_inputs', 'checkpoint_mpp', 'choose_resolution', 'write_label_pyramid',
-           'export_predictions', 'is_complete', 'predict_cohort']
+__all__ = ['SLIDE_SUFFIXES', 'COHORT_FILES', 'MPP_RANGE', 'EXPORTS', 'DONE', 'slide_inputs', 'slide_folder', 'check_mpp',
+           'checkpoint_file', 'checkpoint_mpp', 'choose_resolution', 'write_label_pyramid', 'export_predictions',
+           'is_complete', 'model_class_map', 'predict_cohort']
 
 # %% ../nbs/26_cohort.ipynb #93847aa8
 SLIDE_SUFFIXES = ('.svs', '.tif', '.tiff', '.ndpi', '.mrxs', '.scn', '.vms', '.vmu', '.bif', '.svslide')
 
 def slide_inputs(inputs) -> list[Path]:
     """The slides named by `inputs`: files as given, every slide file (`SLIDE_SUFFIXES`) of a folder, and the matches of
-    a glob pattern (quoted, so the shell left it); in order, each once. Two slides with one file stem are refused
-    (their output folders would collide)."""
+    a glob pattern (quoted, so the shell left it); in order, each once. Two slides with one file stem (ignoring case)
+    are refused: their output folders would collide."""
     out = []
     for s in ([inputs] if isinstance(inputs, (str, Path)) else inputs):
         p = Path(s)
@@ -42,23 +44,54 @@ def slide_inputs(inputs) -> list[Path]:
             out += found
         else: raise SaganSegError(f'{s}: no such slide, folder or pattern')
     out = list(dict.fromkeys(out))
-    stems = [p.stem for p in out]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup: raise SaganSegError(f"slides share the file name {', '.join(dup)}: their outputs would collide; rename one")
+    stems = [p.stem.casefold() for p in out]
+    dup = sorted({p.stem for p in out if stems.count(p.stem.casefold()) > 1})
+    if dup: raise SaganSegError(f"slides share the file name {', '.join(map(repr, dup))}: their outputs would collide; rename one")
     return out
 
-def checkpoint_mpp(checkpoint) -> float|None:
-    "The µm/px a checkpoint's model was trained at (`TrainConfig.mpp`), or None when it does not say."
-    from sagan_seg.checkpoints import load_checkpoint
+COHORT_FILES = ('summary.csv',)     # what a cohort writes into its output folder itself, beside the slides' folders
+
+def slide_folder(path:Path, out:Path) -> Path:
+    """Slide `path`'s output folder in a cohort's folder `out`: its file stem, if that is one harmless name
+    (`core.safe_name`: no `..`, separator, leading dot or control character) and none of `COHORT_FILES`."""
+    stem = safe_name(path.stem, str(path))
+    if stem.casefold() in (f.casefold() for f in COHORT_FILES):
+        raise SaganSegError(f"{path}: its output folder would take the name of the cohort's {stem}; rename the slide")
+    return out / stem
+
+MPP_RANGE = (1e-3, 1e3)   # the µm/px a slide or a model can have: a nanometre to a millimetre a pixel
+
+def check_mpp(mpp, what:str) -> float|None:
+    "`mpp` as a float if it is None or a µm/px within `MPP_RANGE`; else `SaganSegError` naming `what`."
+    if mpp is None: return None
+    try: v = float(mpp)
+    except (TypeError, ValueError): v = math.nan
+    lo, hi = MPP_RANGE
+    if not lo <= v <= hi:                                               # NaN fails every comparison
+        raise SaganSegError(f'{what} {mpp!r} is not a usable µm/px: it must be a number from {lo:g} to {hi:g} '
+                            '(e.g. 0.25 for a 40x scan, 0.5 for 20x)')
+    return v
+
+def checkpoint_file(checkpoint) -> Path:
+    "The checkpoint file of `checkpoint`: the file itself, or a run folder's `best.pt` (else its `last.pt`)."
     p = Path(checkpoint)
-    if p.is_dir(): p = p / 'best.pt' if (p / 'best.pt').is_file() else p / 'last.pt'
-    return (load_checkpoint(p, map_location='cpu').get('config') or {}).get('mpp')
+    return (p / 'best.pt' if (p / 'best.pt').is_file() else p / 'last.pt') if p.is_dir() else p
+
+def checkpoint_mpp(checkpoint) -> float|None:
+    "The µm/px a checkpoint's model was trained at (`TrainConfig.mpp`), or None when it does not say; refused if not a µm/px."
+    from sagan_seg.checkpoints import load_checkpoint
+    p = checkpoint_file(checkpoint)
+    return check_mpp((load_checkpoint(p, map_location='cpu').get('config') or {}).get('mpp'), f'{p}: the recorded training µm/px')
 
 def choose_resolution(slide:Slide, model_mpp:float|None=None, slide_mpp:float|None=None, level:int|None=None) -> dict:
     """How to read a slide for a model trained at `model_mpp` µm/px: the pyramid `level` whose µm/px matches within 5 %,
-    else a `ScaledSlide` resampled to it. `slide_mpp` stands in for (or corrects) the slide's own level-0 µm/px; an
-    explicit `level` wins. A slide of unknown µm/px is refused when the model has one: guessing is the silent error."""
+    else a `ScaledSlide` resampled to it, enlarged at most `MAX_ENLARGE` times per side. `slide_mpp` stands in for (or
+    corrects) the slide's own level-0 µm/px; an explicit `level` wins. A slide of unknown µm/px is refused when the
+    model has one: guessing is the silent error."""
     s = slide_mpp or slide.mpp
+    if s and not slide_mpp and not MPP_RANGE[0] <= s <= MPP_RANGE[1]:      # e.g. a broken resolution tag
+        raise SaganSegError(f'{slide.path}: the slide records {s:g} µm/px, outside {MPP_RANGE[0]:g}..{MPP_RANGE[1]:g}; '
+                            "give the slide's level-0 µm/px with --slide-mpp")
     if level is not None or not model_mpp:
         lv = 0 if level is None else level
         if not 0 <= lv < slide.level_count: raise SaganSegError(f'{slide.path}: level {lv} does not exist (0..{slide.level_count - 1})')
@@ -70,6 +103,11 @@ def choose_resolution(slide:Slide, model_mpp:float|None=None, slide_mpp:float|No
     d = model_mpp / s
     for lv, ld in enumerate(slide.level_downsamples):
         if abs(ld / d - 1) <= 0.05: return dict(level=lv, downsample=ld, mpp=s * ld, resampled=False)
+    if d < 1 / MAX_ENLARGE:                                             # refused before a pixel is read or allocated
+        W, H = slide.level_dimensions[0]
+        raise SaganSegError(f'{slide.path}: the model was trained at {model_mpp:g} µm/px and the slide is {s:g} µm/px, so it would be '
+                            f'enlarged {1 / d:.3g} times per side ({W} x {H} -> {W / d:.3g} x {H / d:.3g} px), more than the {MAX_ENLARGE} '
+                            "allowed; check --slide-mpp and the checkpoint's µm/px, or choose a pyramid level with --level")
     return dict(level=0, downsample=d, mpp=model_mpp, resampled=True)
 
 # %% ../nbs/26_cohort.ipynb #c5943daa
@@ -106,7 +144,7 @@ def export_predictions(out_dir, downsample:float=1.0, mpp:float|None=None, class
     if pyramid:
         try: d = json.loads(desc or '{}')
         except json.JSONDecodeError: d = {}
-        tmp = out / f'.labels.partial-{os.getpid()}.tif'                   # a leftover is cleaned by `folder_lock`
+        tmp = temp_path(out, 'labels.tif')                                   # a leftover is swept by `folder_lock`
         try:
             write_label_pyramid(tmp, labels, mpp * downsample if mpp else None, class_map.colours, {**d, 'downsample': downsample})
             os.replace(tmp, out / 'labels.tif')
@@ -125,19 +163,22 @@ def is_complete(out_dir) -> bool:
 
 def _predict_one(model, path:Path, out_dir:Path, model_mpp:float|None, slide_mpp:float|None, level:int|None, rank:int,
                  class_map:ClassMap, min_glomerulus_px:int, **kwargs) -> tuple[dict, dict]:
-    """One slide at the model's µm/px: `predict_slide`'s outputs, the viewers' exports, then `done.json`, written last.
-    Returns `predict_slide`'s result (with the exports' paths) and what `done.json` holds."""
+    """One slide at the model's µm/px: the old `done.json` removed first, then `predict_slide`'s outputs, the viewers'
+    exports, and `done.json`, written last. Returns `predict_slide`'s result (with the exports' paths) and `done.json`'s content."""
     t0 = time.perf_counter()
-    with folder_lock(out_dir, 'output folder'), _open(path) as sl:
-        if slide_mpp: sl.mpp = float(slide_mpp)
-        res = choose_resolution(sl, model_mpp, slide_mpp, level)
-        src = ScaledSlide(sl, res['downsample']) if res['resampled'] else sl
-        r = predict_slide(model, src, out_dir, level=0 if res['resampled'] else res['level'], class_map=class_map,
-                          min_glomerulus_px=min_glomerulus_px, **kwargs)
-        ex = export_predictions(out_dir, res['downsample'], sl.mpp, class_map, min_glomerulus_px)
+    with folder_lock(out_dir, 'output folder'):
+        try: (out_dir / DONE).unlink(missing_ok=True)                  # stopped from here on, the slide is not done
+        except OSError as e: raise SaganSegError(f'{out_dir / DONE}: cannot remove it ({os_cause(e)})') from None
+        with _open(path) as sl:
+            if slide_mpp: sl.mpp = float(slide_mpp)
+            res = choose_resolution(sl, model_mpp, slide_mpp, level)
+            src = ScaledSlide(sl, res['downsample']) if res['resampled'] else sl
+            r = predict_slide(model, src, out_dir, level=0 if res['resampled'] else res['level'], class_map=class_map,
+                              min_glomerulus_px=min_glomerulus_px, **kwargs)
+            ex = export_predictions(out_dir, res['downsample'], sl.mpp, class_map, min_glomerulus_px)
         summ = r['summary']
         done = dict(slide=str(path), rank=rank, pid=os.getpid(), model_mpp=model_mpp, seconds=time.perf_counter() - t0,
-                    **res, files=sorted([*r['paths'], *(p.name for p in ex.values())]),
+                    **res, classes=list(class_map.names), files=sorted([*r['paths'], *(p.name for p in ex.values())]),
                     summary={k: (None if pd.isna(v) else float(v)) for k, v in summ.items()} if summ is not None else None,
                     stats={k: v for k, v in r['stats'].items() if isinstance(v, (int, float, str)) or v is None})
         atomic_write_text(out_dir / DONE, json.dumps(done, indent=1))
@@ -149,25 +190,103 @@ def _summary_row(done:dict) -> dict:
     return dict(slide=Path(done['slide']).name, level=done['level'], downsample=done['downsample'], mpp=done['mpp'],
                 resampled=done['resampled'], **{k: s.get(k) for k in keep}, seconds=round(done['seconds'], 2), rank=done['rank'])
 
-def _summary_table(slides:list[Path], folders:list[Path]) -> pd.DataFrame:
-    "One row per slide: from its folder's `done.json` (status 'done'), or status 'missing'."
+def _summary_table(slides:list[Path], folders:list) -> pd.DataFrame:
+    "One row per slide: from its folder's `done.json` (status 'done'), or status 'missing' (no folder: a refused name)."
     rows = []
     for s, od in zip(slides, folders):
-        try: rows.append(_summary_row(json.loads((od / DONE).read_text())) if is_complete(od) else dict(slide=s.name, status='missing'))
+        try: rows.append(_summary_row(json.loads((od / DONE).read_text())) if isinstance(od, Path) and is_complete(od)
+                         else dict(slide=s.name, status='missing'))
         except (OSError, ValueError, KeyError): rows.append(dict(slide=s.name, status='missing'))
     table = pd.DataFrame(rows)
     if 'status' not in table: table['status'] = 'done'
     table['status'] = table['status'].fillna('done')
     return table
 
-def _dist_barrier(world:int) -> bool:
-    "Wait for every process of a torchrun launch (a gloo group, made here if there is none); True if made here."
+# %% ../nbs/26_cohort.ipynb #e24c0b02
+_PALETTE = ((0, 0, 0), (60, 180, 75), (230, 25, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+            (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40), (128, 0, 0), (0, 0, 128))
+
+def model_class_map(names, data=None) -> ClassMap:
+    """The class map of a model trained on the classes `names`: the training data folder `data`'s `classes.csv` if it is
+    there and names the same classes; else the default map's colour for each default name, the fixed palette for the rest."""
+    names = [str(x) for x in names]
+    if data and (Path(data) / 'classes.csv').is_file():
+        from sagan_seg.data import read_class_map
+        try:
+            cm = read_class_map(Path(data) / 'classes.csv')
+            if list(cm.names) == names: return cm
+        except SaganSegError: pass
+    free = iter([c for c in _PALETTE if c not in DEFAULT_CLASS_MAP.colours])
+    spare = lambda i: next(free, tuple(int(v) for v in np.random.default_rng(i).integers(0, 256, 3)))
+    default = dict(zip(DEFAULT_CLASS_MAP.names, DEFAULT_CLASS_MAP.colours))
+    return ClassMap(names, [default[x] if x in default else spare(i) for i, x in enumerate(names)])
+
+def _load_model(checkpoint, model, device, class_map:ClassMap|None):
+    "The model (loaded from `checkpoint` unless given), its µm/px and its class map (`model_class_map`, unless given)."
+    from sagan_seg.checkpoints import load_generator, load_checkpoint
+    cfg = (load_checkpoint(checkpoint_file(checkpoint), map_location='cpu').get('config') or {}) if checkpoint is not None else {}
+    mpp = (check_mpp(cfg.get('mpp'), f'{checkpoint_file(checkpoint)}: the recorded training µm/px') if checkpoint is not None
+           else check_mpp(getattr(model, 'mpp', None), "the model's µm/px"))
+    if model is None: model = load_generator(checkpoint, device=device)
+    names = list(getattr(model, 'class_names', None) or [])
+    if class_map is None: class_map = model_class_map(names, cfg.get('data')) if names else DEFAULT_CLASS_MAP
+    if not all(x in class_map.names for x in CLASS_NAMES[1:]):
+        warn(f"the model's classes are {', '.join(map(repr, class_map.names))}, without {', '.join(CLASS_NAMES[1:])}: no glomerulus counts")
+    return model, mpp, class_map
+
+def _device(device):
+    "`device` checked before anything is read (`training.pick_device`: CUDA or MPS that this machine lacks is refused)."
+    from sagan_seg.training import pick_device
+    return pick_device(str(device), int(os.environ.get('LOCAL_RANK', 0)))
+
+def _dist_init(world:int) -> bool:
+    "The gloo group of a torchrun launch, made here if there is none (True then); False for one process."
     import torch.distributed as dist
-    if world < 2: return False
-    made = not dist.is_initialized()
-    if made: dist.init_process_group('gloo')
-    dist.barrier()
-    return made
+    if world < 2 or dist.is_initialized(): return False
+    dist.init_process_group('gloo')
+    return True
+
+@contextlib.contextmanager
+def _cohort_lock(out:Path, rank:int, world:int):
+    "Rank 0 holds the lock on `out` for the whole run; every rank of a launch is refused together if another run has it."
+    with contextlib.ExitStack() as stack:
+        why = None
+        if rank == 0:
+            try: stack.enter_context(folder_lock(out, 'output folder'))
+            except SaganSegError as e: why = str(e)
+        if world > 1:
+            import torch.distributed as dist
+            box = [why]; dist.broadcast_object_list(box, src=0); why = box[0]
+        if why: raise SaganSegError(why)
+        yield
+
+# %% ../nbs/26_cohort.ipynb #e24c0b03
+def _run_slides(model, todo:list, n_slides:int, force:bool, log, **kw) -> tuple[list, dict]:
+    """Predict each (slide, folder) of `todo`, skipping complete ones (after sweeping their folder); a slide that fails (or
+    whose folder is a `SaganSegError`: a refused name) is logged and the others go on. Returns (failures, results)."""
+    failed, results = [], {}
+    for s, od in todo:
+        try:
+            if isinstance(od, SaganSegError): raise od
+            if not force and is_complete(od):
+                with folder_lock(od, 'output folder'): pass             # a killed run's temporary files swept
+                log(one_line(f'{s}: outputs complete, skipped')); continue
+            r, done = _predict_one(model, s, od, **kw)
+        except SaganSegError as e:
+            if n_slides == 1: raise
+            failed.append(f'{s}: {e}'); log(one_line(f'{s}: FAILED: {e}')); continue
+        results[str(s)] = r
+        log(one_line(f"{s}: level {done['level']}" + (f", resampled to {done['mpp']:.3g} µm/px" if done['resampled'] else '')
+            + f"; {r['summary']['glomeruli'] if r['summary'] is not None else '-'} glomeruli; {done['seconds']:.1f} s -> {od}"))
+    return failed, results
+
+def _folders(slides:list[Path], out:Path, subfolders:bool) -> list:
+    "Each slide's output folder (`slide_folder`), or the `SaganSegError` refusing its name; all `out` without subfolders."
+    if not subfolders: return [out] * len(slides)
+    def one(s):
+        try: return slide_folder(s, out)
+        except SaganSegError as e: return e
+    return [one(s) for s in slides]
 
 @delegates(predict_slide)
 def predict_cohort(checkpoint,                 # checkpoint file or run folder (its µm/px, if recorded, is the contract)
@@ -178,7 +297,8 @@ def predict_cohort(checkpoint,                 # checkpoint file or run folder (
                    force:bool=False,           # predict again slides whose outputs are complete
                    subfolders:bool|None=None,  # None: when there is more than one slide
                    device='cpu',               # 'cpu', 'cuda', 'mps'; under torchrun 'cuda' is each process's own GPU
-                   class_map:ClassMap=DEFAULT_CLASS_MAP, min_glomerulus_px:int=64,
+                   class_map:ClassMap|None=None,  # None: the checkpoint's classes (`model_class_map`)
+                   min_glomerulus_px:int=64,
                    model=None,                 # an already loaded generator (else loaded from `checkpoint`)
                    log=print,
                    **kwargs                    # `predict_slide`'s options: tile, overlap, batch, window, tissue, progress, ...
@@ -187,32 +307,29 @@ def predict_cohort(checkpoint,                 # checkpoint file or run folder (
     `predictions.xml`, a pyramidal `labels.tif`, `done.json`) in its own folder; slides whose outputs are complete are
     skipped, so a stopped run resumes. Under `torchrun` the processes take every `WORLD_SIZE`-th slide from their
     `RANK`, then rank 0 writes `summary.csv` over all slides. A slide that fails is reported, the others go on."""
-    slides, out = slide_inputs(inputs), Path(out)
-    folders = [out / s.stem for s in slides] if (len(slides) > 1 if subfolders is None else subfolders) else [out] * len(slides)
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
-    dev = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if world > 1 and str(device) == 'cuda' else device
-    if model is None:
-        from sagan_seg.checkpoints import load_generator
-        model = load_generator(checkpoint, device=dev)
-    model_mpp = checkpoint_mpp(checkpoint) if checkpoint is not None else getattr(model, 'mpp', None)
-    failed, results = [], {}
-    for s, od in list(zip(slides, folders))[rank::world]:                # this process's share of the slides
-        if not force and is_complete(od): log(f'{s}: outputs complete, skipped'); continue
-        try: r, done = _predict_one(model, s, od, model_mpp, slide_mpp, level, rank, class_map, min_glomerulus_px,
-                                    device=dev, **kwargs)
-        except SaganSegError as e:
-            if len(slides) == 1: raise
-            failed.append(f'{s}: {e}'); log(f'{s}: FAILED: {e}'); continue
-        results[str(s)] = r
-        log(f"{s}: level {done['level']}" + (f", resampled to {done['mpp']:.3g} µm/px" if done['resampled'] else '')
-            + f"; {r['summary']['glomeruli'] if r['summary'] is not None else '-'} glomeruli; {done['seconds']:.1f} s -> {od}")
-    made, table = _dist_barrier(world), None
-    if rank == 0:
-        table = _summary_table(slides, folders)
-        if folders[0] != out: table.to_csv(out / 'summary.csv', index=False)
-        table.attrs['results'] = results                                    # this process's `predict_slide` results
-    if made:
-        import torch.distributed as dist
-        dist.destroy_process_group()
-    if failed: raise SaganSegError(f'{len(failed)} of {len(slides)} slides failed:\n' + '\n'.join(failed))
+    slide_mpp, dev = check_mpp(slide_mpp, '--slide-mpp'), _device(device)   # options first, before any slide is read
+    slides, out = slide_inputs(inputs), Path(out)
+    folders = _folders(slides, out, len(slides) > 1 if subfolders is None else subfolders)
+    made, table = _dist_init(world), None
+    try:
+        with _cohort_lock(out, rank, world):
+            model, model_mpp, class_map = _load_model(checkpoint, model, dev, class_map)
+            failed, results = _run_slides(model, list(zip(slides, folders))[rank::world], len(slides), force, log,
+                                          model_mpp=model_mpp, slide_mpp=slide_mpp, level=level, rank=rank, class_map=class_map,
+                                          min_glomerulus_px=min_glomerulus_px, device=dev, **kwargs)
+            if world > 1:
+                import torch.distributed as dist
+                dist.barrier()
+            if rank == 0:
+                table = _summary_table(slides, folders)
+                if folders[0] != out: atomic_write_text(out / 'summary.csv', table.to_csv(index=False))
+                table.attrs['results'] = results                            # this process's `predict_slide` results
+    finally:
+        if made:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+    if failed:
+        e = SaganSegError(f'{len(failed)} of {len(slides)} slides failed:' + ''.join(f'\n  {f}' for f in failed))
+        e.problems = failed; raise e
     return table

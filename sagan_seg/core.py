@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CLASS_NAMES', 'DEFAULT_CLASS_MAP', 'FAULT_ENV', 'LOCK_NAME', 'SaganSegError', 'SaganSegWarning', 'warn',
-           'Interrupted', 'signals_as_interrupts', 'ClassMap', 'fault_point', 'os_cause', 'atomic_save',
-           'atomic_write_bytes', 'atomic_write_text', 'safe_name', 'folder_lock', 'eval_mode', 'n_params',
-           'config_to_dict', 'config_from_dict', 'image_to_tensor', 'one_hot', 'colorize', 'overlay', 'legend',
-           'show_jpeg', 'show_png']
+__all__ = ['CLASS_NAMES', 'DEFAULT_CLASS_MAP', 'FAULT_ENV', 'TMP_TAG', 'LOCK_NAME', 'SaganSegError', 'SaganSegWarning', 'warn',
+           'Interrupted', 'signals_as_interrupts', 'ClassMap', 'fault_point', 'os_cause', 'temp_path', 'atomic_save',
+           'atomic_write_bytes', 'atomic_write_text', 'safe_name', 'is_temporary', 'folder_lock', 'one_line',
+           'error_lines', 'eval_mode', 'n_params', 'config_to_dict', 'config_from_dict', 'image_to_tensor', 'one_hot',
+           'colorize', 'overlay', 'legend', 'show_jpeg', 'show_png']
 
 # %% ../nbs/01_core.ipynb #a7802505
 class SaganSegError(Exception):
@@ -111,6 +111,15 @@ def os_cause(e:BaseException, folder=None)->str:
     except OSError: pass
     return why
 
+TMP_TAG = 'sagan-seg-tmp'                                   # in the name of every temporary file the project writes
+
+def temp_path(folder:str|Path, # where the final file will be
+              name:str,        # the final file's name (its suffix is kept: some writers choose the format by it)
+             )->Path:
+    "This process's hidden temporary file for `name` in `folder`: `.{stem}.sagan-seg-tmp-{pid}{suffix}`."
+    n = Path(name)
+    return Path(folder)/f'.{n.stem}.{TMP_TAG}-{os.getpid()}{n.suffix}'
+
 def atomic_save(path:str|Path, # destination file (its folder is created)
                 write_fn,      # called with a binary file object to write into
                )->Path:
@@ -120,7 +129,7 @@ def atomic_save(path:str|Path, # destination file (its folder is created)
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.{TMP_TAG}-', suffix='.tmp')
     except OSError as e: raise SaganSegError(f'{path}: cannot write it ({os_cause(e)})') from None
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -159,7 +168,17 @@ def safe_name(name:str,  # the candidate folder name or file stem
 # %% ../nbs/01_core.ipynb #9702d813
 LOCK_NAME = '.sagan-seg.lock'
 _held = {}                                                 # resolved folder -> how many times this process holds it
-_STALE = re.compile(r'^\.(.+\.[^.]+\.tmp|.+\.partial-\d+.*|write_test.*|probe-.*)$')
+_OURS = re.compile(rf'^\.[^/]*\.{TMP_TAG}-')                 # `temp_path`'s and `atomic_save`'s names
+_OLDER = {'dir': re.compile(r'^\.metrics\.partial-\d+$'),    # `checkpoints._write_staged`'s staging folder
+          'empty': re.compile(r'^\.write_test[a-z0-9_]{8}$')}  # `fitting._check_out`'s probe (always empty)
+
+def is_temporary(p:Path)->bool:
+    "True if `p` is a temporary file or folder the project wrote (a killed run's leftover once its folder is locked)."
+    if _OURS.match(p.name): return True
+    try:
+        if _OLDER['dir'].match(p.name): return p.is_dir() and not p.is_symlink()
+        return bool(_OLDER['empty'].match(p.name)) and p.is_file() and not p.is_symlink() and p.stat().st_size == 0
+    except OSError: return False
 
 @contextlib.contextmanager
 def folder_lock(folder:str|Path, # created if missing
@@ -185,8 +204,8 @@ def folder_lock(folder:str|Path, # created if missing
                                 'wait for it to finish, or choose another folder') from None
         os.ftruncate(fd, 0); os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
         for p in d.iterdir():                                # leftovers of a killed run: nobody else writes here now
-            if not _STALE.match(p.name): continue
-            if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+            if not is_temporary(p): continue
+            if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
             else: p.unlink(missing_ok=True)
         _held[key] = 1
         try: yield d
@@ -197,6 +216,22 @@ def folder_lock(folder:str|Path, # created if missing
         if failed and made:                                  # a failure in a folder we made: no trace, if it holds nothing
             with contextlib.suppress(OSError):
                 if [p.name for p in d.iterdir()] == [LOCK_NAME]: (d/LOCK_NAME).unlink(); d.rmdir()
+
+# %% ../nbs/01_core.ipynb #e24c0a02
+_CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+def one_line(text)->str:
+    "`text` with every control character (newline included) written as Python escapes it, e.g. `\\n`: one line."
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+def error_lines(e:BaseException, # the error
+                prefix:str='sagan-seg: error: ')->list[str]:
+    """The lines that report `e`: `prefix` and its message on one line; an error with a list of `problems` whose message
+    ends with them one per line, indented (`DatasetError`'s layout), gets one line per problem."""
+    msg, probs = str(e).rstrip(), [str(p).rstrip() for p in getattr(e, 'problems', None) or []]
+    tail = ''.join(f'\n  {p}' for p in probs)
+    if not probs or not msg.endswith(tail): return [prefix + one_line(msg)]
+    return [prefix + one_line(msg[:len(msg) - len(tail)])] + [f'  {one_line(p)}' for p in probs]
 
 # %% ../nbs/01_core.ipynb #99c28f71
 @contextlib.contextmanager

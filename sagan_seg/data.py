@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #ae0a899a
 from __future__ import annotations
-import contextlib, csv, io, logging, math, os, warnings
+import contextlib, csv, io, json, logging, math, os, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -15,9 +15,9 @@ from PIL import Image
 from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP, image_to_tensor, warn
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'MASK_SUFFIXES', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'DatasetError', 'read_class_map',
-           'max_pixels', 'image_size', 'check_pixels', 'read_image', 'read_mask', 'validate_folder', 'stain_jitter',
-           'hsv_jitter', 'dihedral', 'SegFolder']
+__all__ = ['IMAGE_SUFFIXES', 'MASK_SUFFIXES', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'UNFINISHED_NAME', 'DatasetError',
+           'read_class_map', 'max_pixels', 'image_size', 'check_pixels', 'read_image', 'read_mask', 'unfinished',
+           'validate_folder', 'stain_jitter', 'hsv_jitter', 'dihedral', 'SegFolder']
 
 # %% ../nbs/03_data.ipynb #ab5bb0b0
 class DatasetError(SaganSegError):
@@ -191,11 +191,24 @@ def _resolve_class_map(root, class_map):
     p = Path(root) / 'classes.csv'
     return read_class_map(p) if p.is_file() else DEFAULT_CLASS_MAP
 
+UNFINISHED_NAME = 'UNFINISHED.json'   # written by `tiles.write_tiles` before its first tile, removed after its last
+
+def unfinished(root) -> str|None:
+    "Why the dataset folder `root` may not be used (a `sagan-seg tiles` run into it stopped before it finished), or None."
+    p = Path(root) / UNFINISHED_NAME
+    if not p.exists(): return None
+    try: slides = json.loads(p.read_text(encoding='utf-8'))['slides']; which = ', '.join(repr(v['slide']) for v in slides.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError): which = ''
+    return (f'{root}: unfinished tiles folder: `sagan-seg tiles` stopped before it finished'
+            + (f' the tiles of slide {which}' if which else '') + f' ({UNFINISHED_NAME} says so); '
+            'rerun the same `sagan-seg tiles` command to finish it, or cut the slide into a new folder')
+
 def _scan_folder(root, class_map=None, keep=False):
     "Check a dataset folder: dict(pairs [(image, mask)], problems, class_map, counts (K,), sizes [(H, W)], arrays if keep)."
     root = Path(root)
     out = dict(pairs=[], problems=[], class_map=None, counts=None, sizes=[], arrays=[])
     if not root.is_dir(): return {**out, 'problems': [f'{root}: dataset folder not found']}
+    if (why := unfinished(root)): return {**out, 'problems': [why]}
     try: cm = _resolve_class_map(root, class_map)
     except DatasetError as e: return {**out, 'problems': list(e.problems)}
     probs = [f'{root / s}: folder missing (expected images/ and masks/)' for s in ('images', 'masks') if not (root / s).is_dir()]
@@ -275,6 +288,7 @@ class SegFolder(Dataset):
         if mode not in ('random', 'full'): raise SaganSegError(f"mode must be 'random' or 'full', got {mode!r}")
         if pad not in ('reflect', 'error'): raise SaganSegError(f"pad must be 'reflect' or 'error', got {pad!r}")
         if mode == 'random' and int(crop) < 1: raise SaganSegError(f'crop must be a positive size, got {crop}')
+        if (why := unfinished(root)): raise SaganSegError(why)   # one line: the fix, not a list of half-written files
         sc = _scan_folder(root, class_map, keep=cache)
         probs = sc['problems'] or ([] if sc['pairs'] else [f'{root}: no image/mask pairs'])
         if mode == 'random' and pad == 'error':

@@ -15,7 +15,7 @@ import tifffile
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
-from .core import SaganSegError, CLASS_NAMES, DEFAULT_CLASS_MAP, ClassMap, eval_mode, overlay, fault_point, os_cause
+from .core import SaganSegError, CLASS_NAMES, DEFAULT_CLASS_MAP, ClassMap, eval_mode, overlay, fault_point, os_cause, temp_path, TMP_TAG
 from .slides import Slide, open_slide, tissue_mask, tile_starts
 from .glomeruli import GlomerulusCounter, class_areas, glomeruli_summary
 
@@ -326,13 +326,12 @@ class _Staging:
         try:
             self.made = not self.dir.exists()
             self.dir.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=self.dir, prefix='.probe-'); os.close(fd); os.unlink(probe)
+            fd, probe = tempfile.mkstemp(dir=self.dir, prefix=f'.probe.{TMP_TAG}-'); os.close(fd); os.unlink(probe)
         except OSError as e:
             raise InferenceError(f'{self.dir}: cannot write the output folder ({e.strerror or e})') from None
         return self
     def path(self, name:str) -> Path:
-        n = Path(name)
-        self.parts[name] = p = self.dir / f'.{n.stem}.partial-{os.getpid()}{n.suffix}'   # writers read the suffix
+        self.parts[name] = p = temp_path(self.dir, name)                # keeps the suffix: writers read it
         return p
     def commit(self) -> dict:
         for name, p in self.parts.items(): fault_point(name, p)     # tests: a signal or disk error before the renames

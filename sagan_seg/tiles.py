@@ -4,18 +4,19 @@
 
 # %% ../nbs/23_tiles.ipynb #205a0043
 from __future__ import annotations
-import json, math
+import csv, io, json, math, re
 from pathlib import Path
 import numpy as np
 import shapely
 from PIL import Image
-from .core import SaganSegError, ClassMap, DEFAULT_CLASS_MAP, atomic_write_text
-from .data import read_class_map
+from .core import (SaganSegError, ClassMap, DEFAULT_CLASS_MAP, atomic_save, atomic_write_bytes, atomic_write_text,
+                            folder_lock, safe_name)
+from .data import read_class_map, max_pixels, MAX_PIXELS_ENV, UNFINISHED_NAME
 from .slides import Slide, open_slide, tissue_mask, tile_starts
 from .annotations import read_annotations, assign_classes, check_bounds, rasterize
 
 # %% auto #0
-__all__ = ['ScaledSlide', 'read_scaled', 'pick_downsample', 'write_tiles']
+__all__ = ['MAX_ENLARGE', 'ScaledSlide', 'read_scaled', 'pick_downsample', 'write_tiles']
 
 # %% ../nbs/23_tiles.ipynb #16bafa57
 class ScaledSlide(Slide):
@@ -42,15 +43,41 @@ def read_scaled(slide:Slide, x0:float, y0:float, w:int, h:int, downsample:float)
     box = (sx - ix, sy - iy, sx - ix + w * f, sy - iy + h * f)
     return np.asarray(a.resize((w, h), Image.BOX if f > 1 else Image.BICUBIC, box=box))
 
+MAX_ENLARGE = 4           # a slide is enlarged at most this much per side to reach a µm/px (as `predict` allows)
+
+def _positive(v, flag:str):
+    "`v`, unless it is given and is not a finite, positive number of µm/px (`SaganSegError` naming the option)."
+    if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        raise SaganSegError(f'{flag} must be a positive number of µm/px, got {v}')
+    return v
+
+def _check_enlarge(slide:Slide, mpp:float, s:float):
+    "Refuse, before a pixel is read or allocated, an `mpp` that enlarges a slide of `s` µm/px too much (per side, or in pixels)."
+    (W, H), f = slide.dimensions, s / mpp                                   # f: output px per level-0 px, per side
+    if f <= 1: return
+    size = f'{W} x {H} px at {s:g} µm/px -> {W * f:.4g} x {H * f:.4g} px'
+    if f > MAX_ENLARGE:
+        raise SaganSegError(f'--mpp {mpp:g} would enlarge {slide.path} {f:.3g} times per side ({size}), more than the {MAX_ENLARGE} '
+                            f'allowed (enlarging adds no detail): the finest µm/px for this slide is --mpp {s / MAX_ENLARGE:g}; '
+                            'check --mpp and --slide-mpp, or use --level')
+    if W * H * f * f > max_pixels():
+        raise SaganSegError(f'--mpp {mpp:g} would enlarge {slide.path} to {W * H * f * f / 1e6:.0f} megapixels ({size}), more than the '
+                            f'{max_pixels() / 1e6:.0f}-megapixel limit; choose a coarser --mpp, or raise the limit ({MAX_PIXELS_ENV}=N)')
+
 def pick_downsample(slide:Slide, mpp:float|None=None, level:int|None=None, slide_mpp:float|None=None) -> float:
     """Level-0 px per working pixel: for a target `mpp` (µm/px; needs the slide's own µm/px, or `slide_mpp` given for a
-    slide that does not say it), else `level`'s downsample, else 1 (level 0)."""
+    slide that does not say it), else `level`'s downsample, else 1 (level 0). Refused, in one line naming the option:
+    a µm/px that is not a finite positive number, and one that would enlarge the slide more than `MAX_ENLARGE` times per
+    side or past the pixel limit (`data.max_pixels`), before anything is allocated."""
     if mpp is not None and level is not None: raise SaganSegError('give --mpp or --level, not both')
+    _positive(mpp, '--mpp'); _positive(slide_mpp, '--slide-mpp')
     if mpp is not None:
         s = slide_mpp or slide.mpp
         if not s: raise SaganSegError(f'{slide.path}: the slide does not say its µm/px, so it cannot be read at {mpp:g} µm/px; '
                                       'give the slide\'s level-0 µm/px with --slide-mpp (or use --level)')
-        if mpp <= 0: raise SaganSegError(f'--mpp must be positive, got {mpp}')
+        if not (math.isfinite(s) and s > 0):
+            raise SaganSegError(f"{slide.path}: the slide records {s} µm/px; give the slide's level-0 µm/px with --slide-mpp")
+        _check_enlarge(slide, mpp, s)
         return mpp / s
     if level is not None:
         if not 0 <= level < slide.level_count:
@@ -59,19 +86,98 @@ def pick_downsample(slide:Slide, mpp:float|None=None, level:int|None=None, slide
     return 1.0
 
 # %% ../nbs/23_tiles.ipynb #76db8b1b
-def _merge_meta(out:Path, meta:dict, slide_name:str, entry:dict) -> dict:
-    "tiles.json of a folder that may already hold other slides' tiles: the resolution and tile size must agree."
+_TMP_PNG = re.compile(r'^\..+\.png\.(sagan-seg-tmp-)?[a-z0-9_]{8}\.tmp$')   # `atomic_save`'s temporary PNGs (a kill -9 leaves them)
+_NOTE = ('sagan-seg tiles stopped before it finished the tiles of these slides; rerun the same command for each to finish '
+         'this folder (train refuses it until then)')
+
+def _read_json(p:Path, what:str):
+    if not p.is_file(): return None
+    try: m = json.loads(p.read_text(encoding='utf-8'))
+    except (OSError, ValueError) as e: m = e
+    if not isinstance(m, dict) or not isinstance(m.get('slides', {}), dict):
+        raise SaganSegError(f'{p}: cannot read the {what} ({m if isinstance(m, Exception) else "not a JSON object of slides"}); '
+                            'cut the tiles into a new folder')
+    return m
+
+def _folder_state(out:Path, res:dict, name:str, slide_path:Path) -> tuple:
+    """(tiles.json, slides in the unfinished marker) of a tiles folder, checked before anything is written: the resolution
+    and tile size must agree, and the stem `name` may belong to no other slide file (a rerun of the same file is fine)."""
     p = out / 'tiles.json'
-    old = json.loads(p.read_text()) if p.is_file() else None
-    if old:
-        for k in ('mpp', 'downsample', 'tile'):
-            if old.get(k) != meta.get(k) and (k != 'downsample' or meta.get('mpp') is None):
-                raise SaganSegError(f'{p}: the folder holds tiles with {k} {old.get(k)}, these would have {meta.get(k)}; '
-                                    'use one resolution per folder (or another --out)')
-        meta = {**old, **{k: v for k, v in meta.items() if k != 'slides'}, 'slides': {**old.get('slides', {})}}
-    meta.setdefault('slides', {})[slide_name] = entry
-    atomic_write_text(p, json.dumps(meta, indent=1))
+    old = _read_json(p, "tiles' metadata")
+    for k in ('mpp', 'downsample', 'tile'):
+        if old and old.get(k) != res.get(k) and (k != 'downsample' or res.get('mpp') is None):
+            raise SaganSegError(f'{p}: the folder holds tiles with {k} {old.get(k)}, these would have {res.get(k)}; '
+                                'use one resolution per folder (or another --out)')
+    marked = (_read_json(out / UNFINISHED_NAME, 'unfinished marker') or {}).get('slides') or {}
+    me = str(slide_path.resolve())
+    for e in ((old or {}).get('slides', {}).get(name), marked.get(name)):
+        if isinstance(e, dict) and e.get('file', str(Path(str(e.get('slide', ''))).resolve())) != me:
+            raise SaganSegError(f"{slide_path}: the tiles folder {out} already holds the tiles of another slide with the stem {name!r}, "
+                                f"{e.get('slide')}; tiles are named by the slide's stem, so rename one of the two files, or use another --out")
+    return old, marked
+
+def _mark(out:Path, marked:dict, name:str, entry:dict|None) -> dict:
+    "Add slide `name` to the unfinished marker (`entry`), or take it out (None); the marker goes when it names no slide."
+    marked = {**{k: v for k, v in marked.items() if k != name}, **({name: entry} if entry else {})}
+    if marked: atomic_write_text(out / UNFINISHED_NAME, json.dumps(dict(note=_NOTE, slides=marked), indent=1))
+    else: (out / UNFINISHED_NAME).unlink(missing_ok=True)
+    return marked
+
+def _class_csv(cm:ClassMap) -> bytes:
+    "`classes.csv` as `ClassMap.to_csv` writes it, as bytes (to be written atomically)."
+    buf = io.StringIO(); w = csv.writer(buf); w.writerow(['index', 'name', 'r', 'g', 'b'])
+    for i, (n, c) in enumerate(zip(cm.names, cm.colours)): w.writerow([i, n, *c])
+    return buf.getvalue().encode('utf-8')
+
+def _sweep(out:Path, name:str|None=None, keep=()):
+    "Remove, in images/ and masks/, the temporary PNGs of a killed run; with `name`, also the tiles of that slide not in `keep`."
+    own = re.compile(re.escape(name) + r'_x\d+_y\d+\.png') if name else None
+    for p in (q for sub in ('images', 'masks') if (out / sub).is_dir() for q in (out / sub).iterdir()):
+        if _TMP_PNG.match(p.name) or (own and own.fullmatch(p.name) and p.stem not in keep): p.unlink(missing_ok=True)
+
+def _write_meta(out:Path, old:dict|None, res:dict, slide_name:str, entry:dict) -> dict:
+    "tiles.json with this slide's entry added to (or replacing its own in) those of the other slides, written atomically."
+    meta = {**(old or {}), **res, 'slides': {**(old or {}).get('slides', {}), slide_name: entry}}
+    atomic_write_text(out / 'tiles.json', json.dumps(meta, indent=1))
     return meta
+
+# %% ../nbs/23_tiles.ipynb #7e4b0f62
+def _choose_tiles(slide:Slide, sc:ScaledSlide, classed, tile:int, background:int, seed:int, min_tissue:float):
+    "(tile corners (n, 2) in working px, which touch an annotation (n,), the background tiles chosen, the candidates)."
+    d, (Wv, Hv) = sc.d, sc.dimensions
+    xy = np.array([(x, y) for y in tile_starts(Hv, tile, 0) for x in tile_starts(Wv, tile, 0)])   # (n, 2) tile corners
+    boxes = shapely.box(xy[:, 0] * d, xy[:, 1] * d, (xy[:, 0] + tile) * d, (xy[:, 1] + tile) * d)
+    tree = shapely.STRtree([r.geometry for _, r in classed])
+    touch = np.zeros(len(xy), bool); touch[np.unique(tree.query(boxes, predicate='intersects')[0])] = True
+    tm = tissue_mask(slide)
+    th, tw = tm.shape
+    frac = np.array([tm[int(y * th / Hv):max(math.ceil((y + tile) * th / Hv), int(y * th / Hv) + 1),
+                        int(x * tw / Wv):max(math.ceil((x + tile) * tw / Wv), int(x * tw / Wv) + 1)].mean() for x, y in xy])
+    cand = np.flatnonzero(~touch & (frac >= min_tissue))
+    bg = np.random.default_rng(seed).choice(cand, min(background, len(cand)), replace=False) if background > 0 else np.zeros(0, int)
+    return xy, touch, bg, cand
+
+def _cut(sc:ScaledSlide, classed, xy, picks, touch, tile:int, out:Path, name:str, class_map:ClassMap, precedence) -> list:
+    "Write image and class-index mask PNG of each picked tile, each atomically; one row (stem, level-0 corner, kind) per tile."
+    d, rows = sc.d, []
+    for sub in ('images', 'masks'): (out / sub).mkdir(exist_ok=True)
+    for i in picks:
+        x, y = (int(v) for v in xy[i])
+        stem = f'{name}_x{round(x * d)}_y{round(y * d)}'
+        im = Image.fromarray(sc.read_region(0, x, y, tile, tile))
+        atomic_save(out / 'images' / f'{stem}.png', lambda f: im.save(f, format='PNG'))
+        m = Image.fromarray(rasterize(classed, (tile, tile), d, (x * d, y * d), precedence), mode='L').convert('P')
+        m.putpalette(class_map.palette())
+        atomic_save(out / 'masks' / f'{stem}.png', lambda f: m.save(f, format='PNG'))
+        rows.append(dict(stem=stem, x=round(x * d), y=round(y * d), kind='annotated' if touch[i] else 'background'))
+    return rows
+
+def _folder_class_map(out:Path, class_map) -> ClassMap:
+    if class_map is None: class_map = read_class_map(out / 'classes.csv') if (out / 'classes.csv').is_file() else DEFAULT_CLASS_MAP
+    elif not isinstance(class_map, ClassMap): class_map = read_class_map(class_map)
+    if (out / 'classes.csv').is_file() and read_class_map(out / 'classes.csv') != class_map:
+        raise SaganSegError(f"{out / 'classes.csv'}: the folder's class map differs from this one; use one class map per folder")
+    return class_map
 
 def write_tiles(slide_path, annotations, out,
                 class_map:ClassMap|str|None=None,  # a ClassMap or classes.csv; None: OUT/classes.csv if there, else the default
@@ -84,43 +190,36 @@ def write_tiles(slide_path, annotations, out,
                 precedence=None) -> dict:
     """Cut the tiles of a slide that touch its annotations, and `background` tissue-only tiles without any, into
     `out/images`, `out/masks` (class-index PNG), `classes.csv` and `tiles.json` (resolution, tile size, every tile's
-    level-0 corner). Stems are `{slide}_x{X}_y{Y}`, (X, Y) the level-0 top-left. Returns counts and the resolution."""
-    out = Path(out)
+    level-0 corner). Stems are `{slide}_x{X}_y{Y}`, (X, Y) the level-0 top-left. Returns counts and the resolution.
+    One writer per folder (`folder_lock`); every file written atomically; `UNFINISHED.json` names the slide from before
+    its first tile until after `tiles.json`; a rerun of the same slide file replaces its tiles, another file with the
+    same stem is refused."""
+    out, slide_path = Path(out), Path(slide_path)
     if tile < 16: raise SaganSegError(f'--tile must be at least 16 px, got {tile}')
-    if class_map is None: class_map = read_class_map(out / 'classes.csv') if (out / 'classes.csv').is_file() else DEFAULT_CLASS_MAP
-    elif not isinstance(class_map, ClassMap): class_map = read_class_map(class_map)
-    if (out / 'classes.csv').is_file() and read_class_map(out / 'classes.csv') != class_map:
-        raise SaganSegError(f"{out / 'classes.csv'}: the folder's class map differs from this one; use one class map per folder")
-    with open_slide(slide_path) as slide:
-        W0, H0 = slide.dimensions
-        classed = assign_classes(read_annotations(annotations), class_map, mapping, source=str(annotations))
-        if not classed: raise SaganSegError(f'{annotations}: no annotated regions left after the class map')
-        check_bounds(classed, W0, H0)
-        d = pick_downsample(slide, mpp, level, slide_mpp)
-        sc = ScaledSlide(slide, d)
-        Wv, Hv = sc.dimensions
-        if min(Wv, Hv) < tile: raise SaganSegError(f'{slide_path}: {Wv}x{Hv} px at downsample {d:g} is smaller than one {tile} px tile')
-        xy = np.array([(x, y) for y in tile_starts(Hv, tile, 0) for x in tile_starts(Wv, tile, 0)])   # (n, 2) tile corners
-        boxes = shapely.box(xy[:, 0] * d, xy[:, 1] * d, (xy[:, 0] + tile) * d, (xy[:, 1] + tile) * d)
-        tree = shapely.STRtree([r.geometry for _, r in classed])
-        touch = np.zeros(len(xy), bool); touch[np.unique(tree.query(boxes, predicate='intersects')[0])] = True
-        tm = tissue_mask(slide)
-        th, tw = tm.shape
-        frac = np.array([tm[int(y * th / Hv):max(math.ceil((y + tile) * th / Hv), int(y * th / Hv) + 1),
-                            int(x * tw / Wv):max(math.ceil((x + tile) * tw / Wv), int(x * tw / Wv) + 1)].mean() for x, y in xy])
-        cand = np.flatnonzero(~touch & (frac >= min_tissue))
-        bg = np.random.default_rng(seed).choice(cand, min(background, len(cand)), replace=False) if background > 0 else np.zeros(0, int)
-        (out / 'images').mkdir(parents=True, exist_ok=True); (out / 'masks').mkdir(parents=True, exist_ok=True)
-        if not (out / 'classes.csv').is_file(): class_map.to_csv(out / 'classes.csv')
-        name, rows = Path(slide_path).stem, []
-        for i in [*np.flatnonzero(touch), *sorted(bg)]:
-            x, y = (int(v) for v in xy[i])
-            stem = f'{name}_x{round(x * d)}_y{round(y * d)}'
-            Image.fromarray(sc.read_region(0, x, y, tile, tile)).save(out / 'images' / f'{stem}.png')
-            m = Image.fromarray(rasterize(classed, (tile, tile), d, (x * d, y * d), precedence), mode='L').convert('P')
-            m.putpalette(class_map.palette()); m.save(out / 'masks' / f'{stem}.png')
-            rows.append(dict(stem=stem, x=round(x * d), y=round(y * d), kind='annotated' if touch[i] else 'background'))
-    res = dict(mpp=(mpp if mpp is not None else (slide_mpp or slide.mpp) * d if (slide_mpp or slide.mpp) else None),
-               downsample=d, tile=tile)
-    meta = _merge_meta(out, dict(res), name, dict(slide=str(slide_path), annotations=str(annotations), level0=[W0, H0], tiles=rows))
+    if seed < 0 or background < 0: raise SaganSegError(f'--seed and --background must be 0 or more, got {seed} and {background}')
+    name = safe_name(slide_path.stem, f'slide {str(slide_path)!r}')
+    with folder_lock(out, 'tiles folder'):
+        _sweep(out)
+        class_map = _folder_class_map(out, class_map)
+        with open_slide(slide_path) as slide:
+            d = pick_downsample(slide, mpp, level, slide_mpp)
+            s, (W0, H0) = slide_mpp or slide.mpp, slide.dimensions
+            res = dict(mpp=mpp if mpp is not None else s * d if s else None, downsample=d, tile=tile)
+            classed = assign_classes(read_annotations(annotations), class_map, mapping, source=str(annotations))
+            if not classed: raise SaganSegError(f'{annotations}: no annotated regions left after the class map')
+            check_bounds(classed, W0, H0)
+            old, marked = _folder_state(out, res, name, slide_path)
+            sc = ScaledSlide(slide, d)
+            if min(sc.dimensions) < tile:
+                raise SaganSegError(f'{slide_path}: {sc.dimensions[0]}x{sc.dimensions[1]} px at downsample {d:g} is smaller than one '
+                                    f'{tile} px tile; choose a finer --mpp or --level, or a smaller --tile')
+            xy, touch, bg, cand = _choose_tiles(slide, sc, classed, tile, background, seed, min_tissue)
+            rerun = name in marked or name in (old or {}).get('slides', {})
+            entry = dict(slide=str(slide_path), file=str(slide_path.resolve()), annotations=str(annotations))
+            marked = _mark(out, marked, name, entry)                  # from here on the folder says it is unfinished
+            if not (out / 'classes.csv').is_file(): atomic_write_bytes(out / 'classes.csv', _class_csv(class_map))
+            rows = _cut(sc, classed, xy, [*np.flatnonzero(touch), *sorted(bg)], touch, tile, out, name, class_map, precedence)
+        if rerun: _sweep(out, name, {r['stem'] for r in rows})       # tiles of this slide's earlier run that this one did not write
+        meta = _write_meta(out, old, res, name, {**entry, 'level0': [W0, H0], 'tiles': rows})
+        _mark(out, marked, name, None)                                # last: the folder is whole
     return dict(annotated=int(touch.sum()), background=len(bg), candidates_background=len(cand), out=out, **res, meta=meta)
