@@ -84,7 +84,7 @@ class AttentionExplorer:
 
     def result(self, i:int) -> AttentionResult:
         "The generator's output on tile `i` (computed once)."
-        if i not in self._results: self._results[i] = run_attention(self.model, self.tiles[i][0])
+        if i not in self._results: self._results[i] = run_attention(self.model, self.tiles[i][0], heads=True)
         return self._results[i]
 
     def _on_change(self, change): self._hold or self.redraw()

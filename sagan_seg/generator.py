@@ -18,7 +18,7 @@ __all__ = ['ATTN_VARIANTS', 'attention_positions', 'GeneratorConfig', 'size_mult
            'receptive_field']
 
 # %% ../nbs/08_generator.ipynb #f521c616
-ATTN_VARIANTS = ('sagan', 'biggan')
+ATTN_VARIANTS = ('sagan', 'biggan', 'position')
 
 def attention_positions(depth:int)->dict[str, int]:
     "Names of the places a `Generator` of this depth can put self-attention, in data-flow order, with their stride."
@@ -37,13 +37,18 @@ class GeneratorConfig:
     base_width:int=32  # channels at full resolution, doubled per level
     attn_levels:tuple[str, ...]=('bottleneck', 'dec2')  # self-attention positions (see `attention_positions`); () = plain U-Net
     norm:str='batch'  # 'batch', 'group' or 'none'
-    attn_variant:str='sagan'  # 'sagan' (full keys) or 'biggan' (2x2-pooled keys, C/2 values)
+    attn_variant:str='sagan'  # 'sagan' (full keys), 'biggan' (2x2-pooled keys, C/2 values) or 'position' (knows where; 06_attention)
     max_width_mult:int=8  # channels are capped at base_width * max_width_mult
     sn:bool=False  # spectral norm on every convolution of the generator too (SAGAN does this; off by default)
+    attn_heads:int=4  # 'position' attention: heads, each with its own distance slope
+    attn_content:bool=True  # 'position' attention: False drops q.k, keeping the distance bias alone (the position-only control)
+    attn_gate_init:float=0.1  # 'position' attention: the per-channel gate's starting value
+    attn_lr_mult:float=1.0  # 'position' attention: the gate and slopes learn this many times faster (reparametrised)
+    bottleneck_dilation:int=1  # dilation of the bottleneck block's 3x3 convs: a wider receptive field at the same cost (a control)
 
     def __post_init__(self):
         self.attn_levels = tuple(self.attn_levels)  # lists come back from JSON/YAML
-        for name in ('in_channels', 'n_classes', 'depth', 'base_width', 'max_width_mult'):
+        for name in ('in_channels', 'n_classes', 'depth', 'base_width', 'max_width_mult', 'attn_heads', 'bottleneck_dilation'):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f"GeneratorConfig.{name} must be a positive integer, got {v!r}")
         if self.norm not in NORMS: raise ValueError(f"GeneratorConfig.norm must be one of {NORMS}, got {self.norm!r}")
@@ -53,6 +58,8 @@ class GeneratorConfig:
         bad = [a for a in self.attn_levels if a not in valid]
         if bad: raise ValueError(f"GeneratorConfig.attn_levels: unknown position(s) {bad}; with depth={self.depth} "
                                  f"the positions are {list(valid)}")
+        if not (self.attn_lr_mult > 0 and self.attn_gate_init == self.attn_gate_init):
+            raise ValueError(f'GeneratorConfig.attn_lr_mult must be positive and attn_gate_init a number, got {self.attn_lr_mult!r}, {self.attn_gate_init!r}')
         if len(set(self.attn_levels)) != len(self.attn_levels):
             raise ValueError(f"GeneratorConfig.attn_levels lists a position twice: {list(self.attn_levels)}")
 
@@ -97,8 +104,12 @@ class Generator(nn.Module):
             for k in range(1, D + 1)])
         self.head = nn.Sequential(make_norm(norm, c[0]), nn.ReLU(), conv2d(c[0], cfg.n_classes, 1))
         pos = attention_positions(D)
-        self.attn = nn.ModuleDict({name: SelfAttention2d(self.channels_at(name), variant=cfg.attn_variant)
+        extra = dict(heads=cfg.attn_heads, content=cfg.attn_content, gate_init=cfg.attn_gate_init,
+                     lr_mult=cfg.attn_lr_mult) if cfg.attn_variant == 'position' else {}
+        self.attn = nn.ModuleDict({name: SelfAttention2d(self.channels_at(name), variant=cfg.attn_variant, **extra)
                                    for name in pos if name in cfg.attn_levels})            # data-flow order
+        for conv in (self.bottleneck.conv1, self.bottleneck.conv2):                         # 3x3 convs: dilation d, same size
+            conv.dilation, conv.padding = (cfg.bottleneck_dilation,) * 2, (cfg.bottleneck_dilation,) * 2
         if cfg.sn: spectral_norm_all(self)
         # per-class offset added to the logits: zero, until `calibration.calibrate_logit_bias` sets it after training
         self.register_buffer('logit_bias', torch.zeros(cfg.n_classes))

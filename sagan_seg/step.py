@@ -117,11 +117,13 @@ def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
 
 # %% ../nbs/13_step.ipynb #994d50d0
 def attention_gammas(models:dict[str, nn.Module])->dict[str, float]:
-    "`{'gamma_<net>.<layer>': gamma}` for every self-attention layer of the given networks."
+    "`{'gamma_<net>.<layer>': gamma}` for every self-attention layer of the given networks (a per-channel gate: its RMS)."
     out = {}
     for net, m in models.items():
         if m is None: continue
-        for name, layer in unwrap(m).attention_layers().items(): out[f'gamma_{net}.{name}'] = float(layer.gamma.detach().float().reshape(-1)[0])
+        for name, layer in unwrap(m).attention_layers().items():   # a per-channel gate ('position'): its root mean square
+            g = layer.gate().detach().float()
+            out[f'gamma_{net}.{name}'] = float(g.reshape(-1)[0]) if g.numel() == 1 else float(g.square().mean().sqrt())
     return out
 
 # %% ../nbs/13_step.ipynb #b68bf9fb

@@ -129,8 +129,20 @@ class AttentionResult:
         if layer not in self.attn: raise AttentionVizError(f'no attention layer {layer!r}; the model has {self.layers}')
         return attention_row_map(self.attn[layer], point, self.hw)
 
+def _head_maps(model, x:torch.Tensor)->dict:
+    "{'<layer> · head k': (N, N)} for every multi-head ('position') layer of `model` on input `x` (recomputed from the layer's input)."
+    layers = {n: l for n, l in model.attention_layers().items() if getattr(l, 'heads', 1) > 1}
+    ins = {}
+    hooks = [l.register_forward_pre_hook(lambda m, a, n=n: ins.__setitem__(n, a[0])) for n, l in layers.items()]
+    try: model(x)
+    finally:
+        for h in hooks: h.remove()
+    return {f'{n} · head {k}': per[0, k].float().cpu() for n, l in layers.items()
+            for per in [l(ins[n], return_attn=True, heads=True)[1]] for k in range(per.shape[1])}
+
 def run_attention(model, # a `Generator` (any module with `forward(x, return_attn=True)` and `.attention_layers()`)
                   image, # one tile, in any form `tile_array` takes
+                  heads:bool=False, # also each head of a multi-head layer, as '<layer> · head k' (after the layers)
                  ) -> AttentionResult:
     "Run `model` on one tile in eval mode and keep its prediction and attention maps."
     x = image_to_tensor(tile_array(image))[None]                       # (1, 3, H, W)
@@ -139,8 +151,9 @@ def run_attention(model, # a `Generator` (any module with `forward(x, return_att
     except ValueError as e: raise AttentionVizError(str(e)) from None
     with eval_mode(model), torch.no_grad():
         logits, attn = model(x.to(next(model.parameters()).device), return_attn=True)   # (1, K, H, W), {name: (1, N, M)}
-    return AttentionResult(x[0].permute(1, 2, 0).numpy(), logits[0].float().softmax(0).cpu().numpy(),
-                           {k: v[0].float().cpu() for k, v in attn.items()})
+        maps = {k: v[0].float().cpu() for k, v in attn.items()}
+        if heads: maps.update(_head_maps(model, x.to(next(model.parameters()).device)))
+    return AttentionResult(x[0].permute(1, 2, 0).numpy(), logits[0].float().softmax(0).cpu().numpy(), maps)
 
 # %% ../nbs/17_attention_maps.ipynb #77173553
 def resolve_class_map(model, class_map:ClassMap=None) -> ClassMap:
