@@ -29,7 +29,11 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
                                        '--out', str(HERE / 'results' / 'ablation_steps.md')],
                        'the same four variants at equal steps (800 per run)'),
     'inference_vs_monai': ('inference_vs_monai.py', [], "predict_slide beside MONAI's sliding_window_inference: time, batch size, channels_last, peak memory"),
-    'context_sweep': ('context_sweep.py', ['--scales', '1', '2', '3', '--seeds', '0', '1', '2', '3', '4', '5', '6'], 'when does attention pay off: U-Net vs U-Net + attention as the deciding context moves past the receptive field'),
+    # the first context sweep (400 steps, two variants, 7 seeds) was recorded by context_sweep.py as it stood at commit
+    # 5318ba6 (`git show 5318ba6:benchmarks/context_sweep.py`); the script now runs the controls below, so it is collected, not rerun
+    'context_sweep': (None, [], 'when does attention pay off: U-Net vs U-Net + attention as the deciding context moves past the receptive field (first design, 400 steps)'),
+    'context_controls': ('context_sweep.py', [], 'attention that knows where and its controls (position only, dilated U-Net) at 14 and 42 px, 1,200 steps'),
+    'annotation_memory': ('annotation_memory.py', [], 'annotation readers (XML, GeoJSON): peak memory and time against file size'),
     'demo_runs': ('demo_runs.py', ['--seeds', '0', '1', '2'], "the 10-minute demo per seed (make demo's result), beside the paper"),
     'demo_budget': ('demo_budget.py', ['--steps', '3042', '6084', '--seeds', '0', '1'], "the demo's configuration at 2x and 4x its 10-minute steps: what reaches the target"),
 }
@@ -56,7 +60,8 @@ def main(argv=None):
     t0, parts, failed = time.time(), [], []
     for name in names:
         script, base, what = BENCHES[name]
-        path = HERE / script
+        if script is None: args.reuse = [*args.reuse, name]              # recorded by an earlier script: collected only
+        path = HERE / (script or 'run_all.py')
         if not path.is_file():
             parts.append(f'## {name}\n\n_Not run: {path.relative_to(ROOT)} does not exist yet._\n'); continue
         md = HERE / 'results' / f'{name}.md'

@@ -8,7 +8,7 @@ import argparse, inspect, json, os, signal, sys, warnings
 from pathlib import Path
 from fastcore.docments import docments
 from .core import (SaganSegError, SaganSegWarning, LOCK_NAME, atomic_save, folder_lock, os_cause,
-                            signals_as_interrupts)
+                            signals_as_interrupts, one_line, error_lines)
 
 # %% auto #0
 __all__ = ['NETWORK_OPTIONS', 'SWITCHES', 'TINY_BUDGET', 'COMMANDS', 'writable_dir', 'add_option', 'add_options', 'call_with',
@@ -123,12 +123,15 @@ def _add_tiles(p):
 # the network options `train` exposes: flag -> (network config, field, extra `add_argument` keywords)
 NETWORK_OPTIONS = {'width': ('generator', 'base_width', {}), 'depth': ('generator', 'depth', {}),
                    'attn': ('generator', 'attn_levels', dict(nargs='*', metavar='POS')),
-                   'attn-variant': ('generator', 'attn_variant', dict(choices=('sagan', 'biggan'))),
+                   'attn-variant': ('generator', 'attn_variant', dict(choices=('sagan', 'biggan', 'position'))),
+                   'attn-heads': ('generator', 'attn_heads', {}), 'attn-gate-init': ('generator', 'attn_gate_init', {}),
+                   'attn-lr-mult': ('generator', 'attn_lr_mult', {}), 'bottleneck-dilation': ('generator', 'bottleneck_dilation', {}),
                    'norm': ('generator', 'norm', dict(choices=('batch', 'group', 'none'))),
                    'disc-width': ('discriminator', 'base_width', {}), 'real-noise': ('discriminator', 'real_noise', {})}
 # ablation switches: flag -> (network config, field, value it sets, help)
 SWITCHES = {'no-attention': ('generator', 'attn_levels', [], 'ablation: no self-attention in the generator (plain residual U-Net)'),
-            'mask-only-disc': ('discriminator', 'condition_on_image', False, 'ablation: the discriminator sees the class map without the image')}
+            'mask-only-disc': ('discriminator', 'condition_on_image', False, 'ablation: the discriminator sees the class map without the image'),
+            'position-only': ('generator', 'attn_content', False, "control: 'position' attention without its content term q.k (a learned blur)")}
 
 # fields whose option takes another shape than one value
 _FIELD_SHAPES = {'resume': dict(nargs='?', const='', metavar='CKPT'), 'betas': dict(nargs=2, type=float, metavar='B'),
@@ -365,7 +368,7 @@ def parser(argv:list[str]|None=None)->argparse.ArgumentParser:
     return p
 
 def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
-    if issubclass(category, SaganSegWarning): print(f'sagan-seg: warning: {message}', file=sys.stderr)
+    if issubclass(category, SaganSegWarning): print(f'sagan-seg: warning: {one_line(message)}', file=sys.stderr)
     else: _default(message, category, filename, lineno, file, line)
 
 def run(argv:list[str]|None=None)->int:
@@ -381,16 +384,16 @@ def run(argv:list[str]|None=None)->int:
             a.func(a)
             code = 0
         except (SaganSegError, ValueError) as e:  # ValueError: a network refusing an input size, with its reason
-            print(f'sagan-seg: error: {str(e).rstrip()}', file=sys.stderr)
+            print(*error_lines(e), sep='\n', file=sys.stderr)   # one line (a list of problems: one more line each)
             code = 2
         except OSError as e:                      # the OS refused a read or a write
-            print(f'sagan-seg: error: {e.filename or "a file"}: {os_cause(e)}', file=sys.stderr)
+            print(f'sagan-seg: error: {one_line(e.filename or "a file")}: {os_cause(e)}', file=sys.stderr)
             code = 2
         except SystemExit as e:                   # argparse: --help (0) or a usage error (2)
             code = e.code if isinstance(e.code, int) else 2
         except KeyboardInterrupt as e:            # Ctrl-C, or a signal turned into `Interrupted`
             sig = getattr(e, 'signum', signal.SIGINT)
-            where = f' while writing {e.path}, which was left as it was' if getattr(e, 'path', None) else ''
+            where = f' while writing {one_line(e.path)}, which was left as it was' if getattr(e, 'path', None) else ''
             print(f'sagan-seg: interrupted by {signal.Signals(sig).name}{where}; temporary files removed, finished files kept',
                   file=sys.stderr)
             code = 128 + sig

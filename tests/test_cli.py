@@ -92,3 +92,22 @@ def test_predict_skips_plotting(run, tmp_path):
                        f"{str(tile)!r}, '--out', {str(tmp_path/'p')!r}, '--tile', '32', '--overlap', '8', '--no-progress']) == 0")
     assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr)
     assert (tmp_path/'p'/'labels.tif').is_file()
+
+def test_position_attention_options_reach_the_checkpoint_and_resume_exactly(run, tmp_path):
+    "Issue 21's generator options: given on the command line, stored in the checkpoint, rebuilt by load_generator, and a run stopped after epoch 1 and resumed ends bit-identical to one run straight through."
+    import torch
+    from sagan_seg.checkpoints import load_generator
+    opts = ['--data', run/'ds', '--epochs', '2', '--crop', '32', '--batch-size', '2', '--width', '8', '--depth', '2', '--disc-width', '8',
+            '--no-progress', '--attn', 'bottleneck', '--attn-variant', 'position', '--attn-heads', '2', '--attn-gate-init', '0.2',
+            '--attn-lr-mult', '10', '--bottleneck-dilation', '2', '--position-only']
+    r = sagan('train', *opts, '--out', tmp_path/'straight'); assert r.returncode == 0, r.stderr
+    gen = torch.load(tmp_path/'straight'/'last.pt', weights_only=True)['config']['generator']
+    assert {k: gen[k] for k in ('attn_variant', 'attn_heads', 'attn_gate_init', 'attn_lr_mult', 'bottleneck_dilation', 'attn_content')} == \
+        dict(attn_variant='position', attn_heads=2, attn_gate_init=0.2, attn_lr_mult=10.0, bottleneck_dilation=2, attn_content=False)
+    layer = load_generator(tmp_path/'straight'/'last.pt').attention_layers()['bottleneck']
+    assert (layer.variant, layer.heads, layer.content, layer.lr_mult) == ('position', 2, False, 10.0)
+    r = sagan('train', *opts, '--out', tmp_path/'resumed', '--stop-after', '1'); assert r.returncode == 0, r.stderr
+    r = sagan('train', *opts, '--out', tmp_path/'resumed', '--resume'); assert r.returncode == 0, r.stderr
+    a, b = (torch.load(tmp_path/d/'last.pt', weights_only=True)['generator'] for d in ('straight', 'resumed'))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    assert_clean_error(sagan('train', *opts[:-1], '--out', tmp_path/'bad', '--attn-heads', '3'), 'positive divisor')

@@ -87,6 +87,32 @@ def context_numbers()->dict:
                 context_diff=listing(f'{m:+.3f} ± {s:.3f} at {px:g} px' for px, m, s in zip(d.mean().index, d.mean(), d.std())),
                 context_podocyte=' → '.join(f'{v:.2f}' for v in pod.iloc[:2]), context_gamma=f'{cs.gamma_end.abs().max():.2f}')
 
+def control_numbers()->dict:
+    "The attention controls (benchmarks/results/context_controls.csv): paired differences against the plain U-Net."
+    import pandas as pd
+    cc = pd.read_csv(RESULTS/'context_controls.csv')
+    far, near = cc.deciding_px.max(), cc.deciding_px.min()
+    def pair(col, a, dpx, b='plain U-Net'):
+        w = cc[cc.deciding_px == dpx].pivot_table(index='seed', columns='variant', values=col)
+        d = (w[a] - w[b]).dropna()
+        return f'{d.mean():+.3f} ± {d.std(ddof=1) / len(d) ** 0.5:.3f} (n={len(d)})'
+    ko = cc[(cc.deciding_px == far) & (cc.variant == 'position-aware attention')].knockout_drop
+    pko = cc[(cc.deciding_px == far) & (cc.variant == 'paper attention')].knockout_drop
+    att = cc[(cc.deciding_px == far) & (cc.variant == 'position-aware attention')]
+    return dict(ctl_far=f'{far:g}', ctl_near=f'{near:g}', ctl_steps=f'{cc.steps.max():,}',
+                ctl_pos=pair('nuclei_f1', 'position-aware attention', far), ctl_paper=pair('nuclei_f1', 'paper attention', far),
+                ctl_posonly=pair('nuclei_f1', 'position only', far), ctl_dilated=pair('nuclei_f1', 'dilated U-Net', far),
+                ctl_ko=f'{ko.mean():.3f} ± {ko.std(ddof=1) / len(ko) ** 0.5:.3f}', ctl_paper_ko=f'{pko.abs().max():.3f}',
+                ctl_within=f'{att.attn_within_1p5d.mean():.2f}', ctl_uniform=f'{att.uniform_within_1p5d.mean():.2f}',
+                ctl_near_macro=pair('macro_f1', 'position-aware attention', near))
+
+def annotation_numbers()->dict:
+    "The annotation readers' memory (benchmarks/results/annotation_memory.csv): added memory / file size at the largest file."
+    import pandas as pd
+    am = pd.read_csv(RESULTS/'annotation_memory.csv')
+    big = am[am.file_mb == am.file_mb.max()].set_index('format')
+    return dict(ann_mb=f'{am.file_mb.max():g}', ann_xml=f"{big.added_per_file_mb['xml']:.1f}", ann_geojson=f"{big.added_per_file_mb['geojson']:.1f}")
+
 def bench_numbers()->dict:
     att = {(r['map'], r['pass']): r for r in md_table('attention.md', 'map')}
     a64, a128 = att[('64x64', 'fwd+bwd')], att[('128x128', 'fwd+bwd')]
@@ -127,7 +153,7 @@ def reading_order()->dict:
 
 def numbers()->dict:
     "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
-    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **bench_numbers(), **reading_order()}
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
 
 def fill(text:str, values:dict)->str:
     "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
