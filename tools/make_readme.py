@@ -104,7 +104,9 @@ def control_numbers()->dict:
                 ctl_posonly=pair('nuclei_f1', 'position only', far), ctl_dilated=pair('nuclei_f1', 'dilated U-Net', far),
                 ctl_ko=f'{ko.mean():.3f} ± {ko.std(ddof=1) / len(ko) ** 0.5:.3f}', ctl_paper_ko=f'{pko.abs().max():.3f}',
                 ctl_within=f'{att.attn_within_1p5d.mean():.2f}', ctl_uniform=f'{att.uniform_within_1p5d.mean():.2f}',
-                ctl_near_macro=pair('macro_f1', 'position-aware attention', near))
+                ctl_near_macro=pair('macro_f1', 'position-aware attention', near),
+                ctl_chosen=cc[(cc.deciding_px == far) & cc.variant.isin(['position-aware attention', 'position only'])]
+                           .groupby('variant').val_macro_f1.mean().idxmax())
 
 def annotation_numbers()->dict:
     "The annotation readers' memory (benchmarks/results/annotation_memory.csv): added memory / file size at the largest file."
