@@ -87,6 +87,7 @@ def one_run(args, s, name, seed, data, gen, rf_px, root, say) -> tuple[dict, pd.
     from sagan_seg.step import evaluate
     from sagan_seg.fitting import fit
     from sagan_seg.checkpoints import load_generator
+    from sagan_seg.ablation import knockout
     run = run_dir(root, s, name, seed)
     over = dict(VARIANTS[name])
     if over.get('attn_variant') == 'position': over['attn_lr_mult'] = args.attn_lr_mult
@@ -101,12 +102,7 @@ def one_run(args, s, name, seed, data, gen, rf_px, root, say) -> tuple[dict, pd.
     erf = {m: effective_rf(g, data['val'], m) for m in (0.5, 0.9)}         # on a validation tile, not the test split
     test = SegFolder(data['test'], mode='full', augment=False)
     h = headline(evaluate(g, test))                                         # the test split: the reported score
-    ko = float('nan')
-    if g.attention_layers():                                                # the knock-out: the same model, every gate at 0
-        k = copy.deepcopy(g)
-        with torch.no_grad():
-            for layer in k.attention_layers().values(): layer.gamma.zero_()
-        ko = headline(evaluate(k, test))['macro_f1']
+    ko = knockout(copy.deepcopy(g), test).get('ko_macro_f1', float('nan'))   # the same model, every gate at 0 (20_ablation's)
     deciding = INNER_DEPTH * s
     within, uniform = attention_within(g, data['val'], 1.5 * deciding)
     steps = int(hist.step.iloc[-1])

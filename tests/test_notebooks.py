@@ -115,14 +115,13 @@ def test_notebook_names():
     assert not dup, f'notebook numbers used twice: {[n for n in names if n[:2] in dup]}'
 
 def test_notebooks_folder_size():
-    """The notebooks folder (every file in it, pictures included) stays under 1.7 MB on disk: history and long measurement
-    narratives belong in benchmarks/RESULTS.md. (1.5 MB until issues 21 and 24 added about 85 KB of source and tests;
-    the outputs alone keep their own, tighter cap above.)"""
-    skip = {'_proc', '.ipynb_checkpoints', '__pycache__'}
-    files = [p for p in (ROOT/'nbs').rglob('*') if p.is_file() and not skip & set(p.relative_to(ROOT/'nbs').parts)]
-    sizes = sorted(((p.stat().st_size, str(p.relative_to(ROOT))) for p in files), reverse=True)
+    """The notebooks (every .ipynb in nbs/) weigh under 1.5 MB together, and the pictures beside them under 100 KB:
+    history and long measurement narratives belong in benchmarks/RESULTS.md."""
+    sizes = sorted(((p.stat().st_size, str(p.relative_to(ROOT))) for p in (ROOT/'nbs').glob('*.ipynb')), reverse=True)
     total = sum(s for s, _ in sizes)
-    assert total < 1.7e6, f'nbs/ holds {total / 1e6:.2f} MB (limit 1.7 MB); largest: ' + ', '.join(f'{n} {s // 1000} KB' for s, n in sizes[:5])
+    assert total < 1.5e6, f'the notebooks weigh {total / 1e6:.2f} MB (limit 1.5 MB); largest: ' + ', '.join(f'{n} {s // 1000} KB' for s, n in sizes[:5])
+    pictures = sum(p.stat().st_size for p in (ROOT/'nbs'/'images').rglob('*') if p.is_file())
+    assert pictures < 1e5, f'nbs/images holds {pictures // 1000} KB (limit 100 KB)'
 
 def title_and_summary(nb: Path):
     "The first markdown cell's first two non-empty lines."
