@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from PIL import Image
-from .core import (SaganSegError, ClassMap, DEFAULT_CLASS_MAP, atomic_save, atomic_write_bytes, atomic_write_text,
+from .core import (SaganSegError, is_temporary, ClassMap, DEFAULT_CLASS_MAP, atomic_save, atomic_write_bytes, atomic_write_text,
                             folder_lock, safe_name)
 from .data import read_class_map, max_pixels, MAX_PIXELS_ENV, UNFINISHED_NAME
 from .slides import Slide, open_slide, tissue_mask, tile_starts
@@ -86,7 +86,6 @@ def pick_downsample(slide:Slide, mpp:float|None=None, level:int|None=None, slide
     return 1.0
 
 # %% ../nbs/23_tiles.ipynb #76db8b1b
-_TMP_PNG = re.compile(r'^\..+\.png\.(sagan-seg-tmp-)?[a-z0-9_]{8}\.tmp$')   # `atomic_save`'s temporary PNGs (a kill -9 leaves them)
 _NOTE = ('sagan-seg tiles stopped before it finished the tiles of these slides; rerun the same command for each to finish '
          'this folder (train refuses it until then)')
 
@@ -133,7 +132,7 @@ def _sweep(out:Path, name:str|None=None, keep=()):
     "Remove, in images/ and masks/, the temporary PNGs of a killed run; with `name`, also the tiles of that slide not in `keep`."
     own = re.compile(re.escape(name) + r'_x\d+_y\d+\.png') if name else None
     for p in (q for sub in ('images', 'masks') if (out / sub).is_dir() for q in (out / sub).iterdir()):
-        if _TMP_PNG.match(p.name) or (own and own.fullmatch(p.name) and p.stem not in keep): p.unlink(missing_ok=True)
+        if is_temporary(p) or (own and own.fullmatch(p.name) and p.stem not in keep): p.unlink(missing_ok=True)
 
 def _write_meta(out:Path, old:dict|None, res:dict, slide_name:str, entry:dict) -> dict:
     "tiles.json with this slide's entry added to (or replacing its own in) those of the other slides, written atomically."
