@@ -93,7 +93,7 @@ def one_run(args, s, name, seed, data, gen, rf_px, root, say) -> tuple[dict, pd.
     if over.get('attn_variant') == 'position': over['attn_lr_mult'] = args.attn_lr_mult
     cfg = demo_config(data['train'], data['val'], run, seed, dict(**gen, **over), None,
                       gan=False, crop=args.crop, batch_size=args.batch_size, progress=False,
-                      epochs=args.epochs, steps_per_epoch=args.steps // args.epochs)
+                      epochs=args.epochs, steps_per_epoch=args.steps // args.epochs, fg_bias=0.5)   # as recorded (before recipes.py)
     say(f's={s:g} {name} seed {seed} ...')
     t0 = time.time()
     hist = fit(cfg)

@@ -55,7 +55,8 @@ def report(runs: pd.DataFrame, provenance: str) -> str:
     steps = ', '.join(f'{s:,}' for s in seeds.steps)
     return '\n'.join(['# The 10-minute demo, per seed', '', provenance, '',
                       f'Budget {runs.minutes_budget.iloc[0]:g} minutes per run (data, training, test, figures, slide); '
-                      f'training steps {steps}; minutes from start to report {", ".join(f"{m:g}" for m in seeds.minutes_total)}. '
+                      f'training steps {steps}; minutes from start to report {", ".join(f"{m:g}" for m in seeds.minutes_total)}'
+                      + (f'; training threads {", ".join(str(int(t)) for t in seeds.threads)}' if 'threads' in seeds and seeds.threads.notna().all() else '') + '. '
                       'Test split (32 tiles of 256 px), best epoch by validation macro F1, its logit bias calibrated on '
                       "validation. The paper's column is its own mouse WSI data (different data).", '',
                       summary_table(runs), ''])
@@ -67,6 +68,10 @@ def main(argv=None):
     p.add_argument('--minutes', type=float, default=10.0, help="each run's budget (the demo's default)")
     p.add_argument('--runs', default='runs/demo', help='folder for the runs (one report folder per seed)')
     p.add_argument('--report-only', action='store_true', help='rewrite the .md from the .csv, train nothing')
+    p.add_argument('--merge', action='store_true', help="keep the .csv's rows of other seeds (seeds run by separate calls)")
+    p.add_argument('--note', default='', help='how the collected runs were made, for the provenance line')
+    p.add_argument('--collect', action='store_true', help='train nothing: read RUNS/seedN/headline.json of runs made by '
+                   '`sagan-seg demo --out RUNS/seedN --seed N` (e.g. two at a time)')
     p.add_argument('--out', default=str(HERE / 'results' / 'demo_runs.md'), help='Markdown results file')
     args = p.parse_args(argv)
     from _common import machine_line, write_results
@@ -78,18 +83,27 @@ def main(argv=None):
     rows, t0 = [], time.time()
     for seed in args.seeds:
         out = Path(args.runs) / f'seed{seed}'
-        run_demo(out, minutes=args.minutes, seed=seed, progress=False, log=lambda s: print(s, file=sys.stderr, flush=True))
+        if not args.collect:
+            run_demo(out, minutes=args.minutes, seed=seed, progress=False, log=lambda s: print(s, file=sys.stderr, flush=True))
         h = json.loads((out / 'headline.json').read_text())
-        rows.append(dict(seed=seed, minutes_budget=args.minutes, minutes_total=round(h['minutes_total'], 1), steps=h['steps'],
-                         **{k: round(h[k], 4) for k in METRICS}))
-    pd.DataFrame(rows)[COLUMNS].to_csv(CSV, index=False)
+        rows.append(dict(seed=seed, minutes_budget=h['minutes_budget'], minutes_total=round(h['minutes_total'], 1), steps=h['steps'],
+                         **{k: round(h[k], 4) for k in METRICS}, threads=h['threads']))
+    df = pd.DataFrame(rows)[COLUMNS + ['threads']]
+    if args.merge and CSV.is_file():
+        old = pd.read_csv(CSV); df = pd.concat([old[~old.seed.isin(df.seed)], df]).sort_values('seed')
+    df.to_csv(CSV, index=False)
     from PIL import Image
-    for src, dst in FIGURES.items():                                  # README's pictures, from the first seed's report
-        Image.open(Path(args.runs) / f'seed{args.seeds[0]}' / src).convert('RGB').save(IMAGES / dst, quality=70, optimize=True)
-    cmd = 'python benchmarks/demo_runs.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
-    prov = (f'Command: `{cmd}`  \nMachine: {machine_line()}  \n'
-            f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {(time.time() - t0) / 60:.0f} min in all  \n'
-            f'Figures: nbs/images/demo_predictions.jpg and demo_attention.jpg from seed {args.seeds[0]} of these runs')
+    for src, dst in FIGURES.items() if 0 in args.seeds or not args.merge else ():   # README's pictures, from seed 0 (or the first)
+        Image.open(Path(args.runs) / f'seed{0 if 0 in args.seeds else args.seeds[0]}' / src).convert('RGB').save(IMAGES / dst, quality=70, optimize=True)
+    av = list(argv if argv is not None else sys.argv[1:])
+    if '--note' in av: del av[av.index('--note'):av.index('--note') + 2]        # the note is quoted below, not in the command
+    cmd = 'python benchmarks/demo_runs.py ' + ' '.join(av)
+    made = (f'`sagan-seg demo --out {args.runs}/seedN --seed N --no-progress` for N = {", ".join(map(str, args.seeds))}'
+            f'{" (" + args.note + ")" if args.note else ""}, collected by `{cmd}`' if args.collect else f'`{cmd}`')
+    prov = (f'Command: {made}' + (' (the rows of the other seeds come from earlier calls: `--merge`)' if args.merge else '') +
+            f'  \nMachine: {machine_line(threads=not args.collect)}  \n'
+            f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC' + ('' if args.collect else f', {(time.time() - t0) / 60:.0f} min in all') + '  \n'
+            f'Figures: nbs/images/demo_predictions.jpg and demo_attention.jpg from seed {0 if 0 in args.seeds else args.seeds[0]} of these runs')
     return write_results(report(pd.read_csv(CSV), prov), args.out)
 
 

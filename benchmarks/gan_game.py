@@ -74,7 +74,7 @@ def main(argv=None):
             if a.crop: c['crop'] = a.crop
             if a.batch_size: c['batch_size'] = a.batch_size
             cfg = demo_config(splits['train'], splits['val'], runs/name/f'seed{seed}', seed, gen, disc, progress=False,
-                              epochs=10, steps_per_epoch=a.steps // 10, calibrate=False, **c)
+                              epochs=10, steps_per_epoch=a.steps // 10, calibrate=False, **{'fg_bias': 0.5, **c})   # fg_bias as recorded
             t = time.time(); hist = fit(cfg)
             row = dict(candidate=name, seed=seed, wall_s=time.time() - t, **summarise(hist), **knockout(cfg.out, splits['val']))
             print(json.dumps(row), file=sys.stderr, flush=True)

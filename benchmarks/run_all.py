@@ -35,6 +35,11 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
     'context_controls': ('context_sweep.py', [], 'attention that knows where and its controls (position only, dilated U-Net) at 14 and 42 px, 1,200 steps'),
     'annotation_memory': ('annotation_memory.py', [], 'annotation readers (XML, GeoJSON): peak memory and time against file size'),
     'demo_runs': ('demo_runs.py', ['--seeds', '0', '1', '2'], "the 10-minute demo per seed (make demo's result), beside the paper"),
+    # recipes.py trains one (recipe, seed) per call (every run is a row of recipes.md), two at a time; run_all collects them
+    'recipes': ('recipes.py', ['--collect'], "the demo's recipe against other recipes at equal steps: validation curves, test once per run, TTA"),
+    'recipes_time': ('recipes.py', ['--time', 'old', 'ema', 'd_every2', 'd_every4', 'ema+d_every2', 'posattn', 'b16', 'crop128_b2', '--rounds', '5'],
+                     'seconds per training step of each recipe, measured in one process'),
+    'tta_cost': ('tta_cost.py', ['--repeats', '2'], 'test-time augmentation (8 dihedral views) on a whole slide: time against plain prediction'),
     'demo_budget': ('demo_budget.py', ['--steps', '3042', '6084', '--seeds', '0', '1'], "the demo's configuration at 2x and 4x its 10-minute steps: what reaches the target"),
 }
 

@@ -155,7 +155,8 @@ def check_resume(ck:dict, cfg:TrainConfig, names:list[str], src:str):
 # %% ../nbs/14_checkpoints.ipynb #c4a10002
 def restore(m:Models, ck:dict, src:str)->dict:
     "Resume: load `ck`'s weights, optimiser and scaler states and RNG states into `m`; returns where the run was."
-    load_state(m.G, ck['generator'], 'generator', src)
+    ema = ck.get('generator_train') is not None                 # a run with `ema`: 'generator' is the average
+    load_state(m.G, ck['generator_train' if ema else 'generator'], 'generator', src)
     m.G.logit_bias.zero_()                                      # training always runs without the calibrated bias
     if m.D is not None: load_state(m.D, ck['discriminator'], 'discriminator', src)
     m.opt_g.load_state_dict(ck['opt_g'])                        # moves the optimiser state to the weights' device
@@ -164,7 +165,7 @@ def restore(m:Models, ck:dict, src:str)->dict:
         if sc.is_enabled() and ck.get(key): sc.load_state_dict(ck[key])   # empty when saved without fp16
     if 'rng' in ck: set_rng_state(ck['rng'])
     return dict(start=int(ck['epoch']), step=int(ck['step']), history=list(ck.get('history', [])),
-                best=float(ck.get('best_f1', -math.inf)), best_epoch=ck.get('best_epoch'))
+                best=float(ck.get('best_f1', -math.inf)), best_epoch=ck.get('best_epoch'), ema=ck['generator'] if ema else None)
 
 def save_epoch(out:Path, state:dict, improved:bool, cm:Tensor, names:list[str], history:list[dict]):
     "Rank 0 after each epoch: `last.pt`, and `best.pt` with the paper's tables when the validation F1 improved; `history.csv`."
@@ -222,6 +223,7 @@ def evaluate_checkpoint(checkpoint:str|Path, # checkpoint file or run folder
                         device:str='auto', batch_size:int=1, num_workers:int=0,
                         reference:dict|None=None, # e.g. `PAPER_RESULTS`, for a `paper` column
                         stem:str='metrics',
+                        tta:bool=False,      # average the logits over the 8 dihedral views (`step.DihedralTTA`)
                        )->dict:              # {'confusion_matrix': (K, K), 'tables': paper_tables, 'files': [paths]}
     "Evaluate a checkpoint's generator on a dataset folder, in the paper's tables."
     dev = pick_device(device)
@@ -232,7 +234,7 @@ def evaluate_checkpoint(checkpoint:str|Path, # checkpoint file or run folder
         raise ConfigError(f'{data} has classes {names} but the checkpoint was trained on {g.class_names}')
     if len(names) != g.cfg.n_classes:
         raise ConfigError(f'{data} has {len(names)} classes but the generator predicts {g.cfg.n_classes}')
-    cm = evaluate(g, ds, batch_size=batch_size, num_workers=num_workers, distributed=False)
+    cm = evaluate(g, ds, batch_size=batch_size, num_workers=num_workers, distributed=False, tta=tta)
     tables = paper_tables(cm, names, reference=reference)
     files = _write_staged(tables, out, stem) if out is not None else []
     return {'confusion_matrix': cm, 'tables': tables, 'files': files}

@@ -135,6 +135,7 @@ SWITCHES = {'no-attention': ('generator', 'attn_levels', [], 'ablation: no self-
 
 # fields whose option takes another shape than one value
 _FIELD_SHAPES = {'resume': dict(nargs='?', const='', metavar='CKPT'), 'betas': dict(nargs=2, type=float, metavar='B'),
+                 'betas_g': dict(nargs=2, type=float, metavar='B'),
                  'class_weights': dict(nargs='+', metavar='W')}
 
 def _add_field(p, name:str, doc:dict, choices:dict):
@@ -225,7 +226,7 @@ def _evaluate(a):
 
 def _add_evaluate(p):
     from sagan_seg.checkpoints import evaluate_checkpoint
-    add_options(p, evaluate_checkpoint, 'checkpoint', 'data', 'out', 'device', 'batch_size',
+    add_options(p, evaluate_checkpoint, 'checkpoint', 'data', 'out', 'device', 'batch_size', 'tta',
                 out=dict(help='folder for metrics.md and the CSV tables (default: CHECKPOINT_DIR/eval)'),
                 device=dict(help="'auto' (cuda, else mps, else cpu), 'cpu', 'cuda', 'mps'"))
     p.add_argument('--paper', action='store_true', help="add the paper's numbers beside ours (different data!)")
@@ -257,7 +258,7 @@ def _add_predict(p):
     from sagan_seg.cohort import predict_cohort
     from sagan_seg.inference import WINDOWS
     add_options(p, predict_cohort, 'inputs', 'checkpoint', 'out', 'level', 'slide_mpp', 'force', 'tile', 'overlap', 'batch',
-                'window', 'tissue', 'device', 'progress',
+                'window', 'tissue', 'device', 'progress', 'tta',
                 inputs=dict(positional=True, nargs='+', metavar='input',
                             help='slides (SVS, tiled TIFF, ...), plain images, folders of slides, quoted glob patterns'),
                 out=dict(help='output folder: labels.tif, overlay.png, class_areas.csv, glomeruli.csv, glomeruli_summary.csv, '

@@ -17,6 +17,7 @@ from .annotations import write_geojson, write_imagescope_xml
 from .glomeruli import label_objects
 from .tiles import ScaledSlide, MAX_ENLARGE   # one limit for `tiles` and `predict`
 from .inference import predict_slide, _open, _palette, n_classes
+from .step import DihedralTTA
 
 # %% auto #0
 __all__ = ['SLIDE_SUFFIXES', 'COHORT_FILES', 'MPP_RANGE', 'EXPORTS', 'DONE', 'slide_inputs', 'slide_folder', 'check_mpp',
@@ -300,6 +301,7 @@ def predict_cohort(checkpoint,                 # checkpoint file or run folder (
                    class_map:ClassMap|None=None,  # None: the checkpoint's classes (`model_class_map`)
                    min_glomerulus_px:int=64,
                    model=None,                 # an already loaded generator (else loaded from `checkpoint`)
+                   tta:bool=False,             # average over the 8 dihedral views of each tile (`step.DihedralTTA`): 8x the compute
                    log=print,
                    **kwargs                    # `predict_slide`'s options: tile, overlap, batch, window, tissue, progress, ...
                   ) -> pd.DataFrame:
@@ -315,6 +317,7 @@ def predict_cohort(checkpoint,                 # checkpoint file or run folder (
     try:
         with _cohort_lock(out, rank, world):
             model, model_mpp, class_map = _load_model(checkpoint, model, dev, class_map)
+            if tta: model = DihedralTTA(model)
             failed, results = _run_slides(model, list(zip(slides, folders))[rank::world], len(slides), force, log,
                                           model_mpp=model_mpp, slide_mpp=slide_mpp, level=level, rank=rank, class_map=class_map,
                                           min_glomerulus_px=min_glomerulus_px, device=dev, **kwargs)

@@ -55,7 +55,7 @@ def make_splits(root,            # folder that gets train/, val/ and test/
 DEMO_MODEL = dict(gen=dict(depth=4, base_width=16, attn_levels=('bottleneck', 'dec2'), norm='group'),
                   disc=dict(depth=4, base_width=8, attn_level=2),
                   train=dict(crop=64, batch_size=8, lr_g=1e-3, lr_d=2e-3, lambda_adv=0.01, betas=(0.0, 0.9),
-                             fg_bias=0.5, lr_schedule='cosine', r1_gamma=1.0))   # R1: chosen on validation (benchmarks/results/gan_game.md)
+                             fg_bias=0.8, lr_schedule='cosine', r1_gamma=1.0))   # R1, fg_bias: chosen on validation (results/gan_game.md, recipes.md)
 
 def demo_config(data, val, out,          # training folder, validation folder, run folder
                 seed:int=0,
@@ -71,9 +71,9 @@ def demo_config(data, val, out,          # training folder, validation folder, r
                        overwrite=True, **kw).validate()
 
 # %% ../nbs/19_paper.ipynb #6f9e63f5
-def score_test_split(model:Generator, test_dir, class_names=CLASS_NAMES)->tuple[torch.Tensor, dict[str, pd.DataFrame]]:
-    "(confusion matrix, the five tables with the paper's numbers beside ours) of `model` on a test folder."
-    cm = evaluate(model, SegFolder(test_dir, mode='full', augment=False))
+def score_test_split(model:Generator, test_dir, class_names=CLASS_NAMES, tta:bool=False)->tuple[torch.Tensor, dict[str, pd.DataFrame]]:
+    "(confusion matrix, the five tables with the paper's numbers beside ours) of `model` on a test folder (`tta`: 8 dihedral views)."
+    cm = evaluate(model, SegFolder(test_dir, mode='full', augment=False), tta=tta)
     tabs = paper_tables(cm, list(class_names), reference=PAPER_RESULTS)
     for df in tabs.values(): df.columns = ['ours (synthetic)' if c != 'paper' else 'paper (mouse WSI)' for c in df.columns]
     return cm, tabs

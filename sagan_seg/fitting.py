@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_fitting.ipynb #b3a00002
 from __future__ import annotations
-import contextlib, json, math, os, tempfile, time
+import contextlib, copy, json, math, os, tempfile, time
 from pathlib import Path
 import pandas as pd
 import torch
@@ -17,14 +17,14 @@ from .metrics import overall_scores, per_class_scores
 from .training import (TrainConfig, ConfigError, pick_device, amp_dtype, channels_last, derive_seed, SeededItems,
                                 EpochBatches, shard_batches, build_data, unwrap, _dist_on)
 from .step import build_models, train_step, lr_factor, evaluate, attention_gammas, time_step, plan_training
-from .checkpoints import load_checkpoint, rng_state, check_resume, restore, save_epoch, repair_run
+from .checkpoints import load_checkpoint, load_state, rng_state, check_resume, restore, save_epoch, repair_run
 from .calibration import calibrate_checkpoint
 
 # %% auto #0
 __all__ = ['dist_env', 'placement', 'process_group', 'run_lock', 'Callback', 'Run', 'fit', 'Reseed', 'TrainingDiverged',
            'loss_check', 'NanStop', 'Schedule', 'Validate', 'History', 'plot_history', 'save_history_plot',
-           'checkpoint_state', 'Checkpoint', 'Resume', 'Progress', 'over_budget', 'Budget', 'Calibrate', 'Distributed',
-           'default_callbacks', 'train_budgeted']
+           'checkpoint_state', 'Checkpoint', 'Resume', 'EMA', 'Progress', 'over_budget', 'Budget', 'Calibrate',
+           'Distributed', 'default_callbacks', 'train_budgeted']
 
 # %% ../nbs/16_fitting.ipynb #967cbe6d
 def dist_env()->tuple[int, int, int]:
@@ -99,6 +99,7 @@ class Run:
         self.start, self.step, self.history, self.best, self.best_epoch, self.last_good = 0, 0, [], -math.inf, None, None
         self.total_steps, self.t_call, self.stop_early = cfg.epochs * self.steps, time.time(), False
         self.check, self.log = (lambda name, value: None), (lambda line: None)   # set by `NanStop`, `Progress`
+        self.ema, self.ema_state = None, None                       # set by `EMA` (and `Resume`)
 
     def __call__(self, event:str):
         "Call every callback's `event` hook, in order."
@@ -183,21 +184,23 @@ class NanStop(Callback):
 
 # %% ../nbs/16_fitting.ipynb #c6a10012
 class Schedule(Callback):
-    "Before each step, both learning rates times `lr_factor` of the step (or of the budget's clock, rank 0's under torchrun)."
+    "Before each step, both learning rates times `lr_factor` of the step (or of the budget's clock, rank 0's under torchrun); G's with `warmup`."
     order = 20
     def before_step(self, run):
         cfg = run.cfg
         used = torch.tensor([run.clock()])
         if run.world > 1 and cfg.max_minutes: used = used.to(run.device); dist.broadcast(used, 0)   # one clock: rank 0's
-        f = lr_factor(run.step, run.total_steps, cfg.lr_schedule, cfg.lr_final, float(used))
-        for opt, lr in ((run.models.opt_g, cfg.lr_g), (run.models.opt_d, cfg.lr_d)):
-            for pg in (opt.param_groups if opt is not None else []): pg['lr'] = lr * f
+        f = lambda w: lr_factor(run.step, run.total_steps, cfg.lr_schedule, cfg.lr_final, float(used), w)
+        for opt, lr, w in ((run.models.opt_g, cfg.lr_g, cfg.warmup), (run.models.opt_d, cfg.lr_d, 0.0)):   # D: no warm-up
+            for pg in (opt.param_groups if opt is not None else []): pg['lr'] = lr * f(w)
 
 # %% ../nbs/16_fitting.ipynb #c6a10015
 class Validate(Callback):
-    "After each epoch, `run.cm`: the validation confusion matrix (`evaluate`, all-reduced over the processes)."
+    "After each epoch, `run.cm`: the validation confusion matrix (`evaluate`, all-reduced over the processes) of G, or of its EMA."
     order = 30
-    def after_epoch(self, run): run.cm = evaluate(run.models.G, run.val_dl, amp=run.amp, distributed=run.world > 1)
+    def after_epoch(self, run):
+        G = run.ema if run.ema is not None else run.models.G       # the averaged weights when `cfg.ema` (`EMA`)
+        run.cm = evaluate(G, run.val_dl, amp=run.amp, distributed=run.world > 1)
 
 def _history_row(epoch, step, sums, n, cm, names, gammas, seconds, lrs)->dict:
     ov, pc = overall_scores(cm), per_class_scores(cm, names)
@@ -269,9 +272,10 @@ def save_history_plot(history:pd.DataFrame|str|Path, path:str|Path, figsize=(8, 
 # %% ../nbs/16_fitting.ipynb #c6a10018
 def checkpoint_state(run:Run)->dict:
     "The run's whole state after epoch `run.epoch`, as a checkpoint stores it (tensors and plain data only)."
-    m = run.models
-    return {'config': run.cfg.to_dict(), 'class_names': run.names,
-            'generator': unwrap(m.G).state_dict(), 'discriminator': unwrap(m.D).state_dict() if m.D is not None else None,
+    m, ema = run.models, run.ema
+    own = {'generator_train': unwrap(m.G).state_dict()} if ema is not None else {}   # 'generator': what is evaluated and used
+    return {'config': run.cfg.to_dict(), 'class_names': run.names, **own,
+            'generator': (ema or unwrap(m.G)).state_dict(), 'discriminator': unwrap(m.D).state_dict() if m.D is not None else None,
             'opt_g': m.opt_g.state_dict(), 'opt_d': m.opt_d.state_dict() if m.opt_d else None,
             'scaler_g': m.scaler_g.state_dict(), 'scaler_d': m.scaler_d.state_dict(),
             'epoch': run.epoch + 1, 'step': run.step, 'rng': rng_state(),
@@ -296,7 +300,21 @@ class Resume(Callback):
         if run.lead: repair_run(run.out, ck, src, run.names)
         at = restore(run.models, ck, str(src))
         run.start, run.step, run.history, run.best, run.best_epoch = at['start'], at['step'], at['history'], at['best'], at['best_epoch']
+        run.ema_state = at['ema']                 # the averaged weights, for `EMA` (None when the run has none)
         run.last_good = f"{Path(src)/'last.pt' if Path(src).is_dir() else src} (epoch {run.start})"
+
+# %% ../nbs/16_fitting.ipynb #c8e5d61e
+class EMA(Callback):
+    "`run.ema`: an exponential moving average of G's weights (decay `cfg.ema`, smaller in the first steps), updated after each step."
+    order = 6                                 # after `Resume`, which may hand over the stored average
+    def before_fit(self, run):
+        run.ema = copy.deepcopy(unwrap(run.models.G)).requires_grad_(False)
+        if run.ema_state is not None: load_state(run.ema, run.ema_state, 'averaged generator', str(run.cfg.resume))
+    @torch.no_grad()
+    def after_step(self, run):
+        d, G = min(run.cfg.ema, (1 + run.step) / (10 + run.step)), unwrap(run.models.G)
+        torch._foreach_lerp_(list(run.ema.parameters()), list(G.parameters()), 1 - d)
+        for b, g in zip(run.ema.buffers(), G.buffers()): b.copy_(g)   # normalisation statistics: the current ones
 
 # %% ../nbs/16_fitting.ipynb #c6a10021
 class Progress(Callback):
@@ -365,7 +383,8 @@ def default_callbacks(cfg:TrainConfig, rank:int=0, world:int=1)->list[Callback]:
     lead = rank == 0
     cbs = [Reseed(), NanStop(), Validate(), History()]
     if cfg.resume is not None: cbs.append(Resume())
-    if cfg.lr_schedule != 'constant': cbs.append(Schedule())
+    if cfg.ema > 0: cbs.append(EMA())
+    if cfg.lr_schedule != 'constant' or cfg.warmup > 0: cbs.append(Schedule())
     if lead: cbs.append(Checkpoint())
     if lead and cfg.progress: cbs.append(Progress())
     if cfg.max_minutes is not None: cbs.append(Budget())

@@ -16,11 +16,13 @@ from .attention import SelfAttention2d
 from .discriminator import Discriminator
 from .losses import d_hinge_loss, g_adv_loss, pixel_loss, generator_loss
 from .metrics import confusion_matrix
-from .training import TrainConfig, pick_device, amp_dtype, autocast, channels_last, shard_batches, unwrap, _dist_on
+from .training import (TrainConfig, pick_device, amp_dtype, autocast, channels_last, shard_batches, unwrap, _dist_on,
+                                build_data, SeededItems, EpochBatches)
 
 # %% auto #0
-__all__ = ['FWD_SHARE', 'Models', 'build_models', 'train_step', 'attention_gammas', 'lr_factor', 'pad_to_multiple', 'evaluate',
-           'time_step', 'pick_threads', 'plan_training', 'cpu_has_bf16', 'pick_layout_precision']
+__all__ = ['FWD_SHARE', 'Models', 'build_models', 'train_step', 'attention_gammas', 'lr_factor', 'lr_range_test',
+           'range_test_peak', 'DihedralTTA', 'pad_to_multiple', 'evaluate', 'time_step', 'pick_threads',
+           'plan_training', 'cpu_has_bf16', 'pick_layout_precision']
 
 # %% ../nbs/13_step.ipynb #b1a00009
 class Models(NamedTuple):
@@ -36,8 +38,9 @@ def build_models(cfg:TrainConfig, device:torch.device, amp:torch.dtype|None=None
     if channels_last(cfg, device):                                # NHWC (`12_training`)
         G = G.to(memory_format=torch.channels_last)
         if D is not None: D = D.to(memory_format=torch.channels_last)
-    betas = tuple(float(b) for b in cfg.betas)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
+    betas, bg = tuple(float(b) for b in cfg.betas), tuple(float(b) for b in (cfg.betas_g or cfg.betas))
+    opt_g = (torch.optim.AdamW(G.parameters(), lr=cfg.lr_g, betas=bg, weight_decay=cfg.weight_decay_g) if cfg.weight_decay_g > 0
+             else torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=bg))   # G's own betas and decay; D keeps `betas`
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas) if D is not None else None
     fp16 = amp == torch.float16                                   # bf16 needs no loss scaling
     return Models(G, D, opt_g, opt_d, torch.amp.GradScaler(device.type, enabled=fp16),
@@ -66,11 +69,12 @@ def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
                t:float=0.0, # share of the run done, in [0, 1]: drives the `d_noise` decay and the `adv_warmup` ramp
                step:int=0,  # global step: decides which discriminator updates carry the lazy R1 penalty
               )->dict[str, float]:
-    "One step of the game: `n_disc` discriminator updates, then one generator update; returns the losses and the game's diagnostics."
+    """One step of the game: `n_disc` discriminator updates, then one generator update; returns the losses and the game's
+    diagnostics. With `cfg.d_every` = k the game is played on every k-th step only (its adversarial term weighted k x)."""
     dev, K = x.device, cfg.generator.n_classes
-    logs = {}
+    logs, game = {}, D is not None and step % cfg.d_every == 0
     with autocast(amp, dev): logits = G(x)                                      # (B, K, H, W)
-    if D is not None:
+    if game:
         Dm = unwrap(D)
         sigma = cfg.d_noise * max(0.0, 1.0 - t)                                  # instance noise, decaying to 0
         noisy = (lambda m: m + sigma * torch.randn_like(m)) if sigma > 0 else (lambda m: m)
@@ -81,7 +85,7 @@ def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
             with autocast(amp, dev): scores = D(imgs, segs).float()            # (2B,)
             d_real, d_fake = scores.chunk(2)                                     # (B,), (B,)
             loss_d = d_hinge_loss(d_real, d_fake)
-            if cfg.r1_gamma > 0 and (step * cfg.n_disc + i) % cfg.r1_every == 0:  # lazy R1, scaled by its interval
+            if cfg.r1_gamma > 0 and (step // cfg.d_every * cfg.n_disc + i) % cfg.r1_every == 0:  # lazy R1, scaled by its interval
                 r1 = _r1(D, x, segs[:x.shape[0]])
                 logs['r1'] = r1.item()
                 loss_d = loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * r1
@@ -91,11 +95,11 @@ def train_step(G:nn.Module, D:nn.Module|None, opt_g, opt_d, scaler_g, scaler_d,
         with torch.no_grad():                                                    # the game, as a practitioner reads it
             logs.update(loss_d=d_hinge_loss(d_real, d_fake).item(), d_real=d_real.mean().item(), d_fake=d_fake.mean().item(),
                         d_acc_real=(d_real > 0).float().mean().item(), d_acc_fake=(d_fake < 0).float().mean().item())
-    lam = cfg.lambda_adv * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
+    lam = cfg.lambda_adv * cfg.d_every * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
     with autocast(amp, dev):
         pix = pixel_loss(logits, y, class_weights, cfg.ce, cfg.dice)
         adv = None
-        if D is not None:
+        if game:
             Dm.requires_grad_(False)             # plain module, frozen: no DDP reduction, no D gradients
             try: adv = g_adv_loss(Dm(x, Dm.fake_map(logits.float())).float())
             finally: Dm.requires_grad_(True)
@@ -131,11 +135,54 @@ def lr_factor(step:int,  # 0-based global step
               total:int, # steps of the whole run (epochs x steps per epoch)
               schedule:str='constant', final:float=0.02,
               elapsed:float=0.0, # share of a wall-clock budget already used (0 without one)
+              warmup:float=0.0,  # share of the run over which the factor first rises linearly from 0 to 1
              )->float:
-    "Learning-rate multiplier: 1 (`'constant'`), or a half cosine from 1 down to `final` over the steps or the budget, whichever is further along."
-    if schedule == 'constant': return 1.0
+    """Learning-rate multiplier: 1 (`'constant'`), or a half cosine from 1 down to `final` over the steps or the budget,
+    whichever is further along; with `warmup` a linear rise first, and the cosine over the rest (one-cycle)."""
     t = min(max(step / max(total - 1, 1), elapsed, 0.0), 1.0)
+    if warmup > 0 and t < warmup: return max(t, 1 / max(total, 1)) / warmup     # never exactly 0: no wasted step
+    if schedule == 'constant': return 1.0
+    t = (t - warmup) / (1 - warmup)
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
+
+# %% ../nbs/13_step.ipynb #0420a71b
+def lr_range_test(cfg:TrainConfig, lo:float=1e-5, hi:float=1e-1, steps:int=60, beta:float=0.9)->'pd.DataFrame':
+    "The generator's learning rate from `lo` to `hi` (geometric) over `steps` steps of `cfg`'s training: (step, lr, loss_pix, smoothed)."
+    import pandas as pd
+    dev = pick_device(cfg.device); amp = amp_dtype(cfg.amp, dev)
+    ds, _, _, w = build_data(cfg)
+    m = build_models(cfg, dev, amp)
+    loader = DataLoader(SeededItems(ds, cfg.seed), batch_sampler=EpochBatches(len(ds), cfg.batch_size, steps, cfg.seed, 0, 1))
+    rows, avg = [], 0.0
+    for i, (x, y) in enumerate(loader):
+        lr = lo * (hi / lo) ** (i / max(steps - 1, 1))
+        for pg in m.opt_g.param_groups: pg['lr'] = lr
+        x = x.to(dev).contiguous(memory_format=torch.channels_last) if channels_last(cfg, dev) else x.to(dev)
+        loss = train_step(*m, x, y.to(dev), cfg, None if w is None else w.to(dev), amp, step=i)['loss_pix']
+        avg = beta * avg + (1 - beta) * loss
+        rows.append(dict(step=i, lr=lr, loss_pix=loss, smoothed=avg / (1 - beta ** (i + 1))))
+        if not math.isfinite(rows[-1]['smoothed']) or rows[-1]['smoothed'] > 4 * min(r['smoothed'] for r in rows): break  # exploded
+    return pd.DataFrame(rows)
+
+def range_test_peak(df:'pd.DataFrame', margin:float=10.0)->float:
+    "The one-cycle peak a range test suggests: the learning rate at the smoothed loss's minimum, divided by `margin`."
+    return float(df.lr[df.smoothed.idxmin()] / margin)
+
+# %% ../nbs/13_step.ipynb #4f59b4ca
+class DihedralTTA(nn.Module):
+    """Test-time augmentation: `model`'s logits averaged over the 8 symmetries of the square (4 rotations, each mirrored
+    or not), each mapped back. Tissue has no up or left, so the 8 are equally valid views; costs 8 forward passes."""
+    def __init__(self, model:nn.Module):
+        super().__init__(); self.model = model
+        self.size_multiple, self.cfg = getattr(model, 'size_multiple', 1), getattr(model, 'cfg', None)
+    def forward(self, x:Tensor)->Tensor:                       # (B, C, H, W) -> (B, K, H, W)
+        out = 0
+        for k in range(4):
+            for flip in (False, True):
+                v = torch.rot90(x, k, (-2, -1))
+                y = self.model(v.flip(-1) if flip else v)
+                out = out + torch.rot90(y.flip(-1) if flip else y, -k, (-2, -1))
+        return out / 8
 
 # %% ../nbs/13_step.ipynb #b54a3297
 def pad_to_multiple(x:Tensor, # (B, C, H, W)
@@ -154,9 +201,11 @@ def evaluate(generator:nn.Module, # a `Generator` (or DDP-wrapped one)
              amp:torch.dtype|None=None, # autocast dtype (CUDA only)
              num_workers:int=0,
              distributed:bool|None=None, # shard a Dataset and all-reduce; None = when torch.distributed is running
+             tta:bool=False, # average the logits over the 8 dihedral transforms (`DihedralTTA`)
             )->Tensor: # (K, K) int64 confusion matrix on the CPU, rows = truth
     "Confusion matrix of `generator`'s argmax predictions on `data`."
     g = unwrap(generator); K = g.cfg.n_classes
+    f = DihedralTTA(g) if tta else g
     dev = next(g.parameters()).device
     on = _dist_on() if distributed is None else distributed
     rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
@@ -168,7 +217,7 @@ def evaluate(generator:nn.Module, # a `Generator` (or DDP-wrapped one)
             x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)       # (B, 3, H, W), (B, H, W)
             h, w = x.shape[-2:]
             with autocast(amp, dev):
-                logits = g(pad_to_multiple(x, g.size_multiple))[..., :h, :w]         # (B, K, H, W)
+                logits = f(pad_to_multiple(x, g.size_multiple))[..., :h, :w]         # (B, K, H, W)
             cm = confusion_matrix(logits.argmax(1), y, K, ignore_index, cm)
     if on: dist.all_reduce(cm)                                                       # sum over processes
     return cm.cpu()

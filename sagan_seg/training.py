@@ -47,10 +47,15 @@ class TrainConfig:
     lambda_adv:float=0.01  # weight of the adversarial term in the generator loss (0 = no GAN)
     lr_g:float=1e-4  # generator learning rate (TTUR)
     lr_d:float=4e-4  # discriminator learning rate (TTUR)
-    betas:tuple[float, float]=(0.0, 0.9)  # Adam betas of both optimisers
+    betas:tuple[float, float]=(0.0, 0.9)  # Adam betas of both optimisers (the discriminator's always; the generator's unless `betas_g`)
+    betas_g:tuple[float, float]|None=None  # the generator's own Adam betas, e.g. (0.9, 0.99): it learns mostly from its pixel loss (None = `betas`)
+    weight_decay_g:float=0.0  # decoupled weight decay of the generator (AdamW when > 0)
     lr_schedule:str='constant'  # 'constant', or 'cosine': both learning rates decay to lr_final x their value by the last step (or the end of max_minutes)
     lr_final:float=0.02  # the cosine schedule's last learning rate, as a fraction of lr_g / lr_d
+    warmup:float=0.0  # share of the run over which the generator's learning rate rises linearly from 0 (with 'cosine': a one-cycle schedule; D's has none)
     n_disc:int=1  # discriminator updates per generator update
+    d_every:int=1  # play the game on every k-th step only: D's updates and G's adversarial term (weighted k x) then, the pixel loss alone between
+    ema:float=0.0  # decay of an exponential moving average of G's weights that validation, best.pt and calibration use (0 = off; e.g. 0.99)
     r1_gamma:float=0.0  # R1 penalty weight: gamma/2 * E|grad D(real pair)|^2 added to D's loss (0 = off)
     r1_every:int=4  # lazy R1: the penalty (scaled by this) on every k-th discriminator update only
     d_noise:float=0.0  # instance noise: sigma of Gaussian noise on both class maps D sees, decaying linearly to 0 over the run
@@ -104,6 +109,11 @@ class TrainConfig:
         for k in ('lr_g', 'lr_d'): need(getattr(self, k) > 0, f'{k} must be positive, got {getattr(self, k)!r}')
         need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f'betas must be two numbers in [0, 1), got {self.betas!r}')
         need(isinstance(self.n_disc, int) and self.n_disc >= 1, f'n_disc must be a positive integer, got {self.n_disc!r}')
+        need(self.betas_g is None or (len(self.betas_g) == 2 and all(0 <= b < 1 for b in self.betas_g)), f'betas_g must be None or two numbers in [0, 1), got {self.betas_g!r}')
+        need(self.weight_decay_g >= 0, f'weight_decay_g must be >= 0, got {self.weight_decay_g!r}')
+        need(0 <= self.warmup < 1, f'warmup must be in [0, 1), got {self.warmup!r}')
+        need(isinstance(self.d_every, int) and self.d_every >= 1, f'd_every must be a positive integer, got {self.d_every!r}')
+        need(0 <= self.ema < 1, f'ema must be in [0, 1), got {self.ema!r}')
         need(self.r1_gamma >= 0, f'r1_gamma must be >= 0, got {self.r1_gamma!r}')
         need(isinstance(self.r1_every, int) and self.r1_every >= 1, f'r1_every must be a positive integer, got {self.r1_every!r}')
         need(self.d_noise >= 0, f'd_noise must be >= 0, got {self.d_noise!r}')

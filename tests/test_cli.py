@@ -111,3 +111,26 @@ def test_position_attention_options_reach_the_checkpoint_and_resume_exactly(run,
     a, b = (torch.load(tmp_path/d/'last.pt', weights_only=True)['generator'] for d in ('straight', 'resumed'))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     assert_clean_error(sagan('train', *opts[:-1], '--out', tmp_path/'bad', '--attn-heads', '3'), 'positive divisor')
+
+def test_recipe_options_reach_the_checkpoint_resume_exactly_and_tta(run, tmp_path):
+    "Issue 22's recipe options: on the command line, in the checkpoint, resumed bit-identically (the average too); --tta in evaluate and predict."
+    import torch
+    opts = ['--data', run/'ds', '--epochs', '2', '--crop', '32', '--batch-size', '2', '--width', '8', '--depth', '2', '--disc-width', '8',
+            '--no-progress', '--betas-g', '0.9', '0.99', '--weight-decay-g', '0.001', '--lr-schedule', 'cosine', '--warmup', '0.25',
+            '--d-every', '2', '--ema', '0.9']
+    r = sagan('train', *opts, '--out', tmp_path/'straight'); assert r.returncode == 0, r.stderr
+    ck = torch.load(tmp_path/'straight'/'last.pt', weights_only=True)
+    assert {k: ck['config'][k] for k in ('betas_g', 'weight_decay_g', 'warmup', 'd_every', 'ema')} == \
+        dict(betas_g=[0.9, 0.99], weight_decay_g=0.001, warmup=0.25, d_every=2, ema=0.9)
+    assert 'generator_train' in ck
+    r = sagan('train', *opts, '--out', tmp_path/'resumed', '--stop-after', '1'); assert r.returncode == 0, r.stderr
+    r = sagan('train', *opts, '--out', tmp_path/'resumed', '--resume'); assert r.returncode == 0, r.stderr
+    b = torch.load(tmp_path/'resumed'/'last.pt', weights_only=True)
+    for key in ('generator', 'generator_train'):
+        assert all(torch.equal(ck[key][k], b[key][k]) for k in ck[key]), key
+    r = sagan('evaluate', '--checkpoint', tmp_path/'straight', '--data', run/'ds', '--out', tmp_path/'ev', '--tta')
+    assert r.returncode == 0 and 'F1 score' in r.stdout, r.stderr
+    tile = run/'ds'/'images'/'tile_00000.png'
+    r = sagan('predict', '--checkpoint', tmp_path/'straight', tile, '--out', tmp_path/'p', '--tile', '32', '--overlap', '8', '--no-progress', '--tta')
+    assert r.returncode == 0 and (tmp_path/'p'/'labels.tif').is_file(), r.stderr
+    assert_clean_error(sagan('train', *opts[:-1], '1', '--out', tmp_path/'bad'), 'ema must be in [0, 1)')

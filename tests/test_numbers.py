@@ -116,3 +116,16 @@ def test_nbtool_documents_what_it_does():
     text = (ROOT/'tools'/'nbtool.py').read_text()
     doc = text.split('"""')[1]
     assert 'PNG_COLOURS' in doc and 'JPEG_QUALITY' in doc and not re.search(r'\d+-colour|q\d\d', doc)
+
+def test_recipe_choice_and_tta_lines_match_the_csv():
+    "19_paper's printed choice and TTA gain are what an independent computation from recipes.csv gives."
+    rc = pd.read_csv(RESULTS/'recipes.csv')
+    rc = rc[rc.steps == rc[rc.recipe == 'old'].steps.min()]
+    seeds = set(rc[rc.recipe == 'old'].seed)
+    full = [r for r, g in rc.groupby('recipe') if seeds <= set(g.seed)]
+    best = max(full, key=lambda r: rc[(rc.recipe == r) & rc.seed.isin(seeds)].val_macro_f1.mean())
+    assert printed('19_paper', 'chosen on validation') == f'chosen on validation: {best}'
+    line = printed('19_paper', 'TTA, same checkpoints')
+    tt = rc.tta_macro_f1 - rc.macro_f1
+    m = re.search(r'test ([+-]\d\.\d+) ± (\d\.\d+) \(n=(\d+)\)', line)
+    assert (float(m.group(1)), float(m.group(2)), int(m.group(3))) == pytest.approx((tt.mean(), tt.std(ddof=1) / len(tt) ** 0.5, len(tt)), abs=5e-5)

@@ -41,3 +41,18 @@ def test_resume_from_run_folder_without_gan(tmp_path):
     resumed = fit(tiny_config(data, tmp_path/'b', epochs=2, gan=False, resume=str(tmp_path/'b')))
     assert 'loss_d' not in straight.columns and load_checkpoint(tmp_path/'a')['discriminator'] is None
     pd.testing.assert_frame_equal(straight.drop(columns='seconds'), resumed.drop(columns='seconds'), check_exact=True)
+
+def test_resume_exact_with_the_new_recipe(tmp_path):
+    """The recipe options of the 10-minute demo — an EMA of G, a one-cycle schedule (warm-up, then cosine), G's own
+    AdamW betas and decay, the game every 2nd step — resume exactly too: the average and the trained weights both."""
+    data = tiny_dataset(tmp_path)
+    kw = dict(epochs=4, ema=0.9, warmup=0.3, lr_schedule='cosine', betas_g=(0.9, 0.99), weight_decay_g=1e-4, d_every=2, r1_gamma=1.0)
+    straight = fit(tiny_config(data, tmp_path/'straight', **kw))
+    fit(tiny_config(data, tmp_path/'killed', stop_after=1, **kw))
+    resumed = fit(tiny_config(data, tmp_path/'killed', resume=str(tmp_path/'killed'), **kw))
+    pd.testing.assert_frame_equal(straight.drop(columns='seconds'), resumed.drop(columns='seconds'), check_exact=True)
+    a, b = load_checkpoint(tmp_path/'straight'/'last.pt'), load_checkpoint(tmp_path/'killed'/'last.pt')
+    for k in ('generator', 'generator_train', 'discriminator', 'opt_g', 'opt_d', 'step', 'best_f1'):
+        _assert_state_equal(a[k], b[k], k)
+    assert not all(torch.equal(a['generator'][k], v) for k, v in a['generator_train'].items())   # the average is not G
+    assert straight.lr_g.iloc[0] < straight.lr_g.max() and 'loss_d' in straight     # G warmed up; the game was played

@@ -108,6 +108,35 @@ def control_numbers()->dict:
                 ctl_chosen=cc[(cc.deciding_px == far) & cc.variant.isin(['position-aware attention', 'position only'])]
                            .groupby('variant').val_macro_f1.mean().idxmax())
 
+def recipe_numbers()->dict:
+    "The recipes at equal steps (benchmarks/results/recipes.csv): the choice on validation, paired test differences, TTA."
+    import pandas as pd
+    rc = pd.read_csv(RESULTS/'recipes.csv')
+    rc = rc[rc.steps == rc[rc.recipe == 'old'].steps.min()]
+    chosen = re.search(r'\*\*Chosen on validation\*\* at .*?: `(.+?)`', (RESULTS/'recipes.md').read_text(encoding='utf-8')).group(1)
+    def paired(rec, col='macro_f1'):
+        d = (rc[rc.recipe == rec].set_index('seed')[col] - rc[rc.recipe == 'old'].set_index('seed')[col]).dropna()
+        return f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+    multi = [r for r, g in rc.groupby('recipe') if r != 'old' and g.seed.nunique() > 1]
+    se = lambda d: f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+    cost = pd.read_csv(RESULTS/'tta_cost.csv').groupby('mode').seconds.median()
+    db = pd.read_csv(RESULTS/'demo_budget.csv')
+    met = db[db.target_met.astype(str) == 'True']
+    full = pd.read_csv(RESULTS/'recipes.csv')
+    long = full[(full.steps > rc.steps.iloc[0]) & (full.recipe == chosen)]
+    old_need = db[db.target_met.astype(str) == 'True'].steps.min()
+    long_runs = listing(f"seed {r.seed}: macro F1 {r.macro_f1:.4f}, podocyte {r.f1_podocyte:.4f}, non-podocyte {r.f1_non_podocyte:.4f} "
+                        f"(target {'met' if str(r.target_met) == 'True' else 'not met'}; with TTA {r.tta_macro_f1:.4f}, "
+                        f"{'met' if str(r.tta_target_met) == 'True' else 'not met'})" for r in long.itertuples())
+    return dict(long_steps=f'{long.steps.max():,}' if len(long) else 'n/a', long_runs=long_runs or 'not run',
+                long_ratio=f'{long.steps.max() / old_need:.2f}' if len(long) else 'n/a', old_need=f'{old_need:,}',
+                recipe_n=f'{rc.recipe.nunique() - 1}', recipe_steps=f'{rc.steps.iloc[0]:,}', recipe_chosen=chosen,
+                recipe_seeds=listing(str(s) for s in sorted(rc[rc.recipe == 'old'].seed)),
+                recipe_pairs=listing(f'`{r}` {paired(r)} (n={rc[rc.recipe == r].seed.nunique()})' for r in multi),
+                tta_val=se((rc.val_tta_best_macro_f1 - rc.val_best_macro_f1).dropna()), tta_test=se(rc.tta_macro_f1 - rc.macro_f1),
+                tta_runs=f'{len(rc)}', tta_cost=f'{cost["tta"] / cost["plain"]:.1f}x',
+                budget_ratio=f'{met.x_demo.min():g}x' if len(met) else 'more than the longest run\'s')
+
 def annotation_numbers()->dict:
     "The annotation readers' memory (benchmarks/results/annotation_memory.csv): added memory / file size at the largest file."
     import pandas as pd
@@ -155,7 +184,7 @@ def reading_order()->dict:
 
 def numbers()->dict:
     "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
-    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
 
 def fill(text:str, values:dict)->str:
     "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
