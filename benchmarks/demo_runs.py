@@ -7,7 +7,7 @@ Each run is `sagan_seg.demo.run_demo(minutes=..., seed=...)` (what `sagan-seg de
 under runs/demo/; its `headline.json` becomes one row of benchmarks/results/demo_runs.csv. The .md beside it holds
 the per-seed table, the mean ± sd over seeds and the paper's numbers (`metrics.PAPER_RESULTS`, different data).
 README, `19_paper` and `benchmarks/demo_budget.py` read these files; nothing quotes the numbers by hand. The first
-seed's figures (predictions, attention) become README's pictures, nbs/images/demo_*.jpg (JPEG quality 70 keeps them
+seed's figures (predictions, attention) become README's pictures, nbs/images/demo_*.jpg (JPEG quality 50 keeps them
 small), and the .md's `Figures:` line says which run drew them.
 """
 import argparse, json, sys, time
@@ -94,7 +94,7 @@ def main(argv=None):
     df.to_csv(CSV, index=False)
     from PIL import Image
     for src, dst in FIGURES.items() if 0 in args.seeds or not args.merge else ():   # README's pictures, from seed 0 (or the first)
-        Image.open(Path(args.runs) / f'seed{0 if 0 in args.seeds else args.seeds[0]}' / src).convert('RGB').save(IMAGES / dst, quality=70, optimize=True)
+        Image.open(Path(args.runs) / f'seed{0 if 0 in args.seeds else args.seeds[0]}' / src).convert('RGB').save(IMAGES / dst, quality=50, optimize=True)
     av = list(argv if argv is not None else sys.argv[1:])
     if '--note' in av: del av[av.index('--note'):av.index('--note') + 2]        # the note is quoted below, not in the command
     cmd = 'python benchmarks/demo_runs.py ' + ' '.join(av)

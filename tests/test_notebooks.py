@@ -115,13 +115,11 @@ def test_notebook_names():
     assert not dup, f'notebook numbers used twice: {[n for n in names if n[:2] in dup]}'
 
 def test_notebooks_folder_size():
-    """The notebooks (every .ipynb in nbs/) weigh under 1.55 MB together, and the pictures beside them under 100 KB:
-    history and long measurement narratives belong in benchmarks/RESULTS.md. (1.5 MB until issue 22 added the recipe
-    lesson — EMA, warm-up, TTA, the range test and `19_paper`'s steps-to-quality section — with every image output
-    already at nbtool's floor.)"""
+    """The notebooks (every .ipynb in nbs/) weigh under 1.5 MB together, and the pictures beside them under 100 KB:
+    history and long measurement narratives belong in benchmarks/RESULTS.md."""
     sizes = sorted(((p.stat().st_size, str(p.relative_to(ROOT))) for p in (ROOT/'nbs').glob('*.ipynb')), reverse=True)
     total = sum(s for s, _ in sizes)
-    assert total < 1.55e6, f'the notebooks weigh {total / 1e6:.2f} MB (limit 1.55 MB); largest: ' + ', '.join(f'{n} {s // 1000} KB' for s, n in sizes[:5])
+    assert total < 1.5e6, f'the notebooks weigh {total / 1e6:.2f} MB (limit 1.5 MB); largest: ' + ', '.join(f'{n} {s // 1000} KB' for s, n in sizes[:5])
     pictures = sum(p.stat().st_size for p in (ROOT/'nbs'/'images').rglob('*') if p.is_file())
     assert pictures < 1e5, f'nbs/images holds {pictures // 1000} KB (limit 100 KB)'
 

@@ -43,7 +43,7 @@ def create(nb_path, src_path, force=False):
     print(f'wrote {nb_path} ({len(nb.cells)} cells)')
 
 MAX_WIDTH = 640   # px: wider image outputs are scaled down (a notebook column shows about this much)
-PNG_COLOURS, JPEG_QUALITY = 16, 40   # plots need few colours; tissue photos survive quality 40 at notebook size
+PNG_COLOURS, JPEG_QUALITY = 10, 32   # plots need few colours; tissue photos survive quality 32 at notebook size
 
 def _smaller(b64:str, kind:str)->str:
     """An image output re-encoded smaller (at most MAX_WIDTH px wide; PNG: a PNG_COLOURS palette; JPEG: JPEG_QUALITY), or
@@ -53,11 +53,11 @@ def _smaller(b64:str, kind:str)->str:
     raw = base64.b64decode(b64)
     im, out = Image.open(io.BytesIO(raw)), io.BytesIO()
     if im.width > MAX_WIDTH: im = im.convert('RGB').resize((MAX_WIDTH, round(im.height * MAX_WIDTH / im.width)), Image.LANCZOS)
-    elif kind == 'image/png' and im.mode == 'P' and len(im.getcolors(256) or []) <= PNG_COLOURS: return b64   # already small
+    elif kind == "image/png" and im.mode == "P" and len(im.getcolors(256) or []) <= PNG_COLOURS: return b64   # already small
     if kind == 'image/png': im.convert('RGB').quantize(PNG_COLOURS).save(out, 'PNG', optimize=True)
     else: im.convert('RGB').save(out, 'JPEG', quality=JPEG_QUALITY, optimize=True)
     new = base64.b64encode(out.getvalue()).decode()
-    return new if len(new) < 0.9 * len(b64) else b64
+    return new if len(new) < len(b64) else b64
 
 def shrink(*nbs):
     """Re-encode every PNG/JPEG output of the notebooks smaller, in place (cell ids and everything else kept), and drop
