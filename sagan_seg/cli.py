@@ -98,24 +98,33 @@ def _add_synth(p):
 
 # %% ../nbs/27_cli.ipynb #ea7dde02
 def _tiles(a):
-    from sagan_seg.tiles import write_tiles
+    from sagan_seg.tiles import write_tiles, write_unlabeled_tiles
     out = writable_dir(a.out, 'tiles folder')
-    r = call_with(write_tiles, a, out=out)
+    if a.annotations is None:                      # a slide nobody annotated: images-only tiles for `train --unlabeled`
+        if a.background or a.mapping or a.class_map: raise SaganSegError('--background, --map and --classes need --annotations')
+        r = call_with(write_unlabeled_tiles, a, out=out)
+    else:
+        if a.max_tiles: raise SaganSegError('--max-tiles is for slides without --annotations (use --background with them)')
+        r = call_with(write_tiles, a, out=out)
     res = f"{r['mpp']:g} µm/px" if r['mpp'] else f"downsample {r['downsample']:g}"
-    print(f"{a.slide_path}: {r['annotated']} annotated + {r['background']} background tiles of {r['tile']} px at {res} -> {out}")
+    what = (f"{r['tiles']} unlabeled tiles (images only, of {r['candidates']} with tissue)" if a.annotations is None
+            else f"{r['annotated']} annotated + {r['background']} background tiles")
+    print(f"{a.slide_path}: {what} of {r['tile']} px at {res} -> {out}")
 
 def _add_tiles(p):
-    from sagan_seg.tiles import write_tiles
+    from sagan_seg.tiles import write_tiles, write_unlabeled_tiles
     add_options(p, write_tiles, 'slide_path', 'annotations', 'out', 'mapping', 'class_map', 'slide_mpp', 'tile',
                 'background', 'seed', 'min_tissue',
                 slide_path=dict(positional=True, metavar='slide', help='the slide the annotations were drawn on'),
-                annotations=dict(help='ImageScope XML or QuPath GeoJSON, level-0 pixel coordinates'),
+                annotations=dict(default=None, help='ImageScope XML or QuPath GeoJSON, level-0 pixel coordinates; without it, '
+                                 "the slide's tissue is cut into images-only tiles for train --unlabeled"),
                 out=dict(help='tiles folder (images/, masks/, classes.csv, tiles.json); more slides may join it'),
                 mapping=dict(flags=['--map'], nargs='+', metavar='NAME=CLASS',
                              help="annotation name (or ImageScope layer Id) -> class name, index or 'ignore' (default: the class names)"),
                 class_map=dict(flags=['--classes'], help='class map CSV (default: OUT/classes.csv if there, else the four classes)'),
                 tile=dict(help='tile side in px'), background=dict(help='tissue-only tiles without annotations to add'),
                 seed=dict(help='seed of the choice of background tiles'))
+    add_options(p, write_unlabeled_tiles, 'max_tiles', max_tiles=dict(help='without --annotations: at most this many tissue tiles, drawn with --seed (0: all)'))
     add_options(p.add_mutually_exclusive_group(), write_tiles, 'mpp', 'level')
     p.set_defaults(func=_tiles)
 
@@ -135,7 +144,7 @@ SWITCHES = {'no-attention': ('generator', 'attn_levels', [], 'ablation: no self-
 
 # fields whose option takes another shape than one value
 _FIELD_SHAPES = {'resume': dict(nargs='?', const='', metavar='CKPT'), 'betas': dict(nargs=2, type=float, metavar='B'),
-                 'betas_g': dict(nargs=2, type=float, metavar='B'),
+                 'betas_g': dict(nargs=2, type=float, metavar='B'), 'unlabeled': dict(nargs='+', metavar='DIR'),
                  'class_weights': dict(nargs='+', metavar='W')}
 
 def _add_field(p, name:str, doc:dict, choices:dict):
@@ -147,10 +156,10 @@ def _add_field(p, name:str, doc:dict, choices:dict):
     if kw or isinstance(doc['default'], bool) or _arg_type(doc['anno']): add_option(p, name, doc, absent=True, **kw)
 
 def _add_train(p):
-    from sagan_seg.training import TrainConfig, AMP_MODES, LR_SCHEDULES
+    from sagan_seg.training import TrainConfig, AMP_MODES, LR_SCHEDULES, PSEUDO_MODES
     p.add_argument('--config', default=None, help='a JSON file of TrainConfig fields; options given here override it')
     for name, doc in docments(TrainConfig, full=True).items():
-        if name != 'return': _add_field(p, name, doc, {'amp': AMP_MODES, 'lr_schedule': LR_SCHEDULES})
+        if name != 'return': _add_field(p, name, doc, {'amp': AMP_MODES, 'lr_schedule': LR_SCHEDULES, 'pseudo': PSEUDO_MODES})
     nets = {'generator': docments(TrainConfig().generator.__class__, full=True),
             'discriminator': docments(TrainConfig().discriminator.__class__, full=True)}
     for flag, (net, f, kw) in NETWORK_OPTIONS.items():

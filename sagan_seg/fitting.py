@@ -100,6 +100,7 @@ class Run:
         self.total_steps, self.t_call, self.stop_early = cfg.epochs * self.steps, time.time(), False
         self.check, self.log = (lambda name, value: None), (lambda line: None)   # set by `NanStop`, `Progress`
         self.ema, self.ema_state = None, None                       # set by `EMA` (and `Resume`)
+        self.step_fn, self.extra = train_step, {}                   # the step `fit` calls; callbacks' own state, checkpointed (`Unlabeled`)
 
     def __call__(self, event:str):
         "Call every callback's `event` hook, in order."
@@ -141,7 +142,7 @@ def fit(cfg:TrainConfig|dict,
             run('before_epoch')
             for run.i, (run.x, run.y) in enumerate(run.batches):
                 run('before_step')
-                run.logs = train_step(*run.models, run.x, run.y, cfg, run.weights, amp, run.check, t=run.t, step=run.step)
+                run.logs = run.step_fn(*run.models, run.x, run.y, cfg, run.weights, amp, run.check, t=run.t, step=run.step)
                 run.step += 1
                 run('after_step')
             run('after_train')
@@ -234,7 +235,8 @@ def _draw_history(fig, h:pd.DataFrame):
     "Draw the history panels on an empty matplotlib Figure."
     gam = [c for c in h.columns if c.startswith('gamma_')]
     game = [c for c in ('d_acc_real', 'd_acc_fake', 'adv_share') if c in h]
-    axs = fig.subplots(1, 2 + bool(gam) + bool(game))
+    semi = [c for c in ('semi_trusted', 'semi_pseudo_acc', 'semi_acc_all') if c in h]
+    axs = fig.subplots(1, 2 + bool(gam) + bool(game) + bool(semi))
     for c in ('loss_pix', 'loss_g', 'loss_d'):
         if c in h: axs[0].plot(h.epoch, h[c], marker='.', label=c)
     axs[0].set_title('training losses', fontsize=9)
@@ -244,10 +246,15 @@ def _draw_history(fig, h:pd.DataFrame):
     for c in gam: axs[2].plot(h.epoch, h[c], marker='.', label=c[6:])
     if gam: axs[2].set_title('attention gamma', fontsize=9)
     if game:                                  # the game: D's accuracy on real / generated pairs, G's adversarial share
-        ax = axs[-1]
+        ax = axs[2 + bool(gam)]
         for c, lab in (('d_acc_real', 'D right on real'), ('d_acc_fake', 'D right on fake'), ('adv_share', 'adv. share of G grad')):
             if c in h: ax.plot(h.epoch, h[c], marker='.', label=lab)
         ax.axhline(0.5, color='grey', lw=0.6, ls=':'); ax.set_ylim(-0.02, 1.02); ax.set_title('the game', fontsize=9)
+    if semi:                                  # unlabeled tiles (`28_semi`): what was trusted, and how right it was
+        ax = axs[-1]
+        for c, lab in (('semi_trusted', 'share trusted'), ('semi_pseudo_acc', 'trusted: accuracy'), ('semi_acc_all', 'all: accuracy')):
+            if c in h: ax.plot(h.epoch, h[c], marker='.', label=lab)
+        ax.set_ylim(-0.02, 1.02); ax.set_title('pseudo-labels', fontsize=9)
     for ax in axs:
         ax.set_xlabel('epoch', fontsize=8); ax.tick_params(labelsize=7)
         if ax.lines: ax.legend(fontsize=7)
@@ -280,7 +287,7 @@ def checkpoint_state(run:Run)->dict:
             'scaler_g': m.scaler_g.state_dict(), 'scaler_d': m.scaler_d.state_dict(),
             'epoch': run.epoch + 1, 'step': run.step, 'rng': rng_state(),
             'metrics': {'overall': overall_scores(run.cm), 'confusion_matrix': run.cm}, 'best_f1': run.best,
-            'best_epoch': run.best_epoch, 'history': run.history, 'versions': {'torch': str(torch.__version__)}}
+            'best_epoch': run.best_epoch, 'history': run.history, 'extra': run.extra, 'versions': {'torch': str(torch.__version__)}}
 
 class Checkpoint(Callback):
     "Rank 0: `config.json` at the start; after each epoch `last.pt`, `best.pt` (when the F1 improved) and `history.csv` (`save_epoch`)."
@@ -301,6 +308,7 @@ class Resume(Callback):
         at = restore(run.models, ck, str(src))
         run.start, run.step, run.history, run.best, run.best_epoch = at['start'], at['step'], at['history'], at['best'], at['best_epoch']
         run.ema_state = at['ema']                 # the averaged weights, for `EMA` (None when the run has none)
+        run.extra = dict(ck.get('extra') or {})   # callbacks' own state, e.g. the unlabeled stream's position
         run.last_good = f"{Path(src)/'last.pt' if Path(src).is_dir() else src} (epoch {run.start})"
 
 # %% ../nbs/16_fitting.ipynb #c8e5d61e
@@ -384,6 +392,9 @@ def default_callbacks(cfg:TrainConfig, rank:int=0, world:int=1)->list[Callback]:
     cbs = [Reseed(), NanStop(), Validate(), History()]
     if cfg.resume is not None: cbs.append(Resume())
     if cfg.ema > 0: cbs.append(EMA())
+    if cfg.unlabeled:
+        from .semi import Unlabeled            # semi-supervised training (`28_semi`), built on this module
+        cbs.append(Unlabeled())
     if cfg.lr_schedule != 'constant' or cfg.warmup > 0: cbs.append(Schedule())
     if lead: cbs.append(Checkpoint())
     if lead and cfg.progress: cbs.append(Progress())

@@ -16,7 +16,7 @@ from .slides import Slide, open_slide, tissue_mask, tile_starts
 from .annotations import read_annotations, assign_classes, check_bounds, rasterize
 
 # %% auto #0
-__all__ = ['MAX_ENLARGE', 'ScaledSlide', 'read_scaled', 'pick_downsample', 'write_tiles']
+__all__ = ['MAX_ENLARGE', 'ScaledSlide', 'read_scaled', 'pick_downsample', 'write_tiles', 'write_unlabeled_tiles']
 
 # %% ../nbs/23_tiles.ipynb #16bafa57
 class ScaledSlide(Slide):
@@ -107,6 +107,10 @@ def _folder_state(out:Path, res:dict, name:str, slide_path:Path) -> tuple:
         if old and old.get(k) != res.get(k) and (k != 'downsample' or res.get('mpp') is None):
             raise SaganSegError(f'{p}: the folder holds tiles with {k} {old.get(k)}, these would have {res.get(k)}; '
                                 'use one resolution per folder (or another --out)')
+    if old and old.get('labeled', True) != res.get('labeled', True):
+        kind = lambda lab: 'annotated tiles (images and masks)' if lab else 'unlabeled tiles (images only)'
+        raise SaganSegError(f"{p}: the folder holds {kind(old.get('labeled', True))}, these would be {kind(res.get('labeled', True))}; "
+                            'keep the two kinds in separate folders (another --out)')
     marked = (_read_json(out / UNFINISHED_NAME, 'unfinished marker') or {}).get('slides') or {}
     me = str(slide_path.resolve())
     for e in ((old or {}).get('slides', {}).get(name), marked.get(name)):
@@ -141,6 +145,13 @@ def _write_meta(out:Path, old:dict|None, res:dict, slide_name:str, entry:dict) -
     return meta
 
 # %% ../nbs/23_tiles.ipynb #7e4b0f62
+def _tissue_share(slide:Slide, sc:ScaledSlide, xy:np.ndarray, tile:int)->np.ndarray:
+    "(n,) share of tissue (the slide's `tissue_mask`) in each tile whose working-pixel corners are `xy` (n, 2)."
+    (Wv, Hv), tm = sc.dimensions, tissue_mask(slide)
+    th, tw = tm.shape
+    return np.array([tm[int(y * th / Hv):max(math.ceil((y + tile) * th / Hv), int(y * th / Hv) + 1),
+                        int(x * tw / Wv):max(math.ceil((x + tile) * tw / Wv), int(x * tw / Wv) + 1)].mean() for x, y in xy])
+
 def _choose_tiles(slide:Slide, sc:ScaledSlide, classed, tile:int, background:int, seed:int, min_tissue:float):
     "(tile corners (n, 2) in working px, which touch an annotation (n,), the background tiles chosen, the candidates)."
     d, (Wv, Hv) = sc.d, sc.dimensions
@@ -148,11 +159,7 @@ def _choose_tiles(slide:Slide, sc:ScaledSlide, classed, tile:int, background:int
     boxes = shapely.box(xy[:, 0] * d, xy[:, 1] * d, (xy[:, 0] + tile) * d, (xy[:, 1] + tile) * d)
     tree = shapely.STRtree([r.geometry for _, r in classed])
     touch = np.zeros(len(xy), bool); touch[np.unique(tree.query(boxes, predicate='intersects')[0])] = True
-    tm = tissue_mask(slide)
-    th, tw = tm.shape
-    frac = np.array([tm[int(y * th / Hv):max(math.ceil((y + tile) * th / Hv), int(y * th / Hv) + 1),
-                        int(x * tw / Wv):max(math.ceil((x + tile) * tw / Wv), int(x * tw / Wv) + 1)].mean() for x, y in xy])
-    cand = np.flatnonzero(~touch & (frac >= min_tissue))
+    cand = np.flatnonzero(~touch & (_tissue_share(slide, sc, xy, tile) >= min_tissue))
     bg = np.random.default_rng(seed).choice(cand, min(background, len(cand)), replace=False) if background > 0 else np.zeros(0, int)
     return xy, touch, bg, cand
 
@@ -222,3 +229,54 @@ def write_tiles(slide_path, annotations, out,
         meta = _write_meta(out, old, res, name, {**entry, 'level0': [W0, H0], 'tiles': rows})
         _mark(out, marked, name, None)                                # last: the folder is whole
     return dict(annotated=int(touch.sum()), background=len(bg), candidates_background=len(cand), out=out, **res, meta=meta)
+
+# %% ../nbs/23_tiles.ipynb #bbd91c80
+def _cut_images(sc:ScaledSlide, xy, picks, tile:int, out:Path, name:str) -> list:
+    "Write the image PNG of each picked tile, atomically; one row (stem, level-0 corner) per tile."
+    (out / 'images').mkdir(exist_ok=True); rows = []
+    for i in picks:
+        x, y = (int(v) for v in xy[i]); stem = f'{name}_x{round(x * sc.d)}_y{round(y * sc.d)}'
+        im = Image.fromarray(sc.read_region(0, x, y, tile, tile))
+        atomic_save(out / 'images' / f'{stem}.png', lambda f: im.save(f, format='PNG'))
+        rows.append(dict(stem=stem, x=round(x * sc.d), y=round(y * sc.d), kind='unlabeled'))
+    return rows
+
+def write_unlabeled_tiles(slide_path, out,
+                          mpp:float|None=None,     # cut at this µm/px (the labeled tiles' one) ...
+                          level:int|None=None,     # ... or at this pyramid level (neither: level 0)
+                          tile:int=256,
+                          max_tiles:int=0,         # at most this many tissue tiles, drawn with `seed` (0: all of them)
+                          seed:int=0,
+                          min_tissue:float=0.5,    # a tile needs at least this share of tissue
+                          slide_mpp:float|None=None) -> dict:  # the slide's level-0 µm/px when the file does not say it
+    """Cut the tissue of a slide without annotations into `out/images` and `tiles.json` (resolution, tile size, each
+    tile's level-0 corner), for `train --unlabeled`. Returns counts and the resolution."""
+    out, slide_path = Path(out), Path(slide_path)
+    if tile < 16: raise SaganSegError(f'--tile must be at least 16 px, got {tile}')
+    if seed < 0 or max_tiles < 0: raise SaganSegError(f'--seed and --max-tiles must be 0 or more, got {seed} and {max_tiles}')
+    name = safe_name(slide_path.stem, f'slide {str(slide_path)!r}')
+    with folder_lock(out, 'tiles folder'):
+        _sweep(out)
+        with open_slide(slide_path) as slide:
+            d = pick_downsample(slide, mpp, level, slide_mpp)
+            s, (W0, H0) = slide_mpp or slide.mpp, slide.dimensions
+            res = dict(mpp=mpp if mpp is not None else s * d if s else None, downsample=d, tile=tile, labeled=False)
+            if (out / 'masks').is_dir() and not (out / 'tiles.json').is_file():
+                raise SaganSegError(f'{out}: holds masks/ (annotated tiles); cut unlabeled tiles into a folder of their own (another --out)')
+            old, marked = _folder_state(out, res, name, slide_path)
+            sc = ScaledSlide(slide, d)
+            if min(sc.dimensions) < tile:
+                raise SaganSegError(f'{slide_path}: {sc.dimensions[0]}x{sc.dimensions[1]} px at downsample {d:g} is smaller than one '
+                                    f'{tile} px tile; choose a finer --mpp or --level, or a smaller --tile')
+            Wv, Hv = sc.dimensions
+            xy = np.array([(x, y) for y in tile_starts(Hv, tile, 0) for x in tile_starts(Wv, tile, 0)])
+            cand = np.flatnonzero(_tissue_share(slide, sc, xy, tile) >= min_tissue)
+            picks = sorted(np.random.default_rng(seed).choice(cand, max_tiles, replace=False)) if 0 < max_tiles < len(cand) else cand
+            rerun = name in marked or name in (old or {}).get('slides', {})
+            entry = dict(slide=str(slide_path), file=str(slide_path.resolve()), annotations=None)
+            marked = _mark(out, marked, name, entry)
+            rows = _cut_images(sc, xy, picks, tile, out, name)
+        if rerun: _sweep(out, name, {r['stem'] for r in rows})
+        meta = _write_meta(out, old, res, name, {**entry, 'level0': [W0, H0], 'tiles': rows})
+        _mark(out, marked, name, None)
+    return dict(tiles=len(rows), candidates=len(cand), out=out, **res, meta=meta)

@@ -18,8 +18,9 @@ from .generator import GeneratorConfig
 from .discriminator import DiscriminatorConfig
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'LAYOUTS', 'ConfigError', 'TrainConfig', 'pick_device', 'amp_dtype', 'autocast',
-           'channels_last', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches', 'unwrap', 'build_data']
+__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'LAYOUTS', 'PSEUDO_MODES', 'ConfigError', 'TrainConfig', 'pick_device', 'amp_dtype',
+           'autocast', 'channels_last', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches', 'unwrap',
+           'build_data']
 
 # %% ../nbs/12_training.ipynb #7c317f0c
 class ConfigError(SaganSegError):
@@ -29,6 +30,7 @@ class ConfigError(SaganSegError):
 AMP_MODES = ('auto', 'bf16', 'fp16', 'none')
 LR_SCHEDULES = ('constant', 'cosine')
 LAYOUTS = ('auto', 'channels_last', 'contiguous')
+PSEUDO_MODES = ('none', 'softmax', 'disc', 'both')
 
 @dataclass
 class TrainConfig:
@@ -75,6 +77,14 @@ class TrainConfig:
     max_minutes:float|None=None  # wall-clock budget of this call: end before an epoch that would not fit (None = no limit)
     overwrite:bool=False  # allow starting afresh in a run folder that already holds a run
     progress:bool=True  # progress bars (terminal and Jupyter)
+    unlabeled:list[str]|None=None  # folders of unlabeled tiles (`sagan-seg tiles` without annotations, or any folder of images) for semi-supervised training (`28_semi`), at the labeled tiles' µm/px
+    unlabeled_batch:int|None=None  # unlabeled tiles per step (None = batch_size)
+    lambda_adv_u:float=0.01  # weight of the adversarial term on the unlabeled tiles' predictions (needs gan; 0 = off)
+    pseudo:str='none'  # self-training on unlabeled tiles: 'none'; 'softmax' (pixels whose top probability >= pseudo_confidence); 'disc' (whole tiles D scores at least as real as the pseudo_rank quantile of the step's labeled pairs); 'both' (such tiles' confident pixels)
+    pseudo_confidence:float=0.9  # 'softmax'/'both': a pixel's top class probability needed for it to be a pseudo-label
+    pseudo_rank:float=0.5  # 'disc'/'both': a tile is trusted when D's hinge score on it is at least this quantile of its scores on the step's labeled (real) pairs
+    lambda_pseudo:float=1.0  # weight of the cross-entropy on trusted pseudo-labels
+    pseudo_start:float=0.3  # share of the run before pseudo-labels start (a warm-up on the labeled tiles)
     mpp:float|None=None  # µm/px the training tiles were cut at, recorded in checkpoints: predict reads slides at it (None: unknown; the CLI takes it from DATA/tiles.json)
     generator:GeneratorConfig=field(default_factory=GeneratorConfig)
     discriminator:DiscriminatorConfig=field(default_factory=DiscriminatorConfig)
@@ -131,6 +141,17 @@ class TrainConfig:
         need(self.mpp is None or (isinstance(self.mpp, (int, float)) and self.mpp > 0), f'mpp must be a positive number or None, got {self.mpp!r}')
         need(self.max_minutes is None or (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0),
              f'max_minutes must be a positive number or None, got {self.max_minutes!r}')
+        need(self.unlabeled is None or (isinstance(self.unlabeled, (list, tuple)) and len(self.unlabeled) > 0 and all(isinstance(u, str) for u in self.unlabeled)),
+             f'unlabeled must be None or a list of folders, got {self.unlabeled!r}')
+        need(self.unlabeled_batch is None or (isinstance(self.unlabeled_batch, int) and self.unlabeled_batch >= 1),
+             f'unlabeled_batch must be a positive integer or None, got {self.unlabeled_batch!r}')
+        need(self.lambda_adv_u >= 0 and self.lambda_pseudo >= 0, f'lambda_adv_u and lambda_pseudo must be >= 0, got {self.lambda_adv_u!r}, {self.lambda_pseudo!r}')
+        need(self.pseudo in PSEUDO_MODES, f'pseudo must be one of {PSEUDO_MODES}, got {self.pseudo!r}')
+        need(self.pseudo == 'none' or self.unlabeled, f'pseudo={self.pseudo!r} needs unlabeled folders (--unlabeled DIR ...)')
+        need(self.pseudo not in ('disc', 'both') or self.use_gan, f'pseudo={self.pseudo!r} needs the discriminator (gan on, lambda_adv > 0)')
+        need(0 < self.pseudo_confidence <= 1, f'pseudo_confidence must be in (0, 1], got {self.pseudo_confidence!r}')
+        need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
+        need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
         need(0 <= self.fg_bias <= 1, f'fg_bias must be between 0 and 1, got {self.fg_bias!r}')
         need(self.lr_schedule in LR_SCHEDULES, f'lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}')
         need(0 < self.lr_final <= 1, f'lr_final must be in (0, 1], got {self.lr_final!r}')
