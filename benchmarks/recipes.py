@@ -193,6 +193,7 @@ def collect(root: Path, out: str, cmd: str) -> str:
                          for c in cols}, index=g.size().index).assign(seeds=g.size().values)
     base_steps = int(df[df.recipe == 'old'].steps.min())
     pairs = paired(df, 'val_macro_f1').merge(paired(df, 'macro_f1'), on=['recipe', 'steps', 'seeds']).merge(paired(df, 'tta_macro_f1'), on=['recipe', 'steps', 'seeds'])
+    pairs.to_csv(RESULTS / 'recipes_pairs.csv', index=False)          # read by 19_paper and make_readme: computed once, here
     text = '\n'.join([
         '# Steps to quality: the demo\'s training recipes at equal steps', '',
         f'Command: `{cmd}` after one `python benchmarks/recipes.py --recipe R --seed S --steps N --tta` call per run  ',

@@ -703,6 +703,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'sagan_seg.training.SeededItems.set_epoch': ( 'training.html#seededitems.set_epoch',
                                                                                   'sagan_seg/training.py'),
                                     'sagan_seg.training.TrainConfig': ('training.html#trainconfig', 'sagan_seg/training.py'),
+                                    'sagan_seg.training.TrainConfig._semi_problems': ( 'training.html#trainconfig._semi_problems',
+                                                                                       'sagan_seg/training.py'),
                                     'sagan_seg.training.TrainConfig.from_dict': ( 'training.html#trainconfig.from_dict',
                                                                                   'sagan_seg/training.py'),
                                     'sagan_seg.training.TrainConfig.problems': ( 'training.html#trainconfig.problems',

@@ -380,9 +380,12 @@ class Distributed(Callback):
     def before_fit(self, run):
         ids, m = [run.device.index] if run.device.type == 'cuda' else None, run.models
         run.models = m._replace(G=DDP(m.G, device_ids=ids), D=DDP(m.D, device_ids=ids) if m.D is not None else None)
-    def after_train(self, run):                                # mean of the step logs over the processes
-        keys = sorted(run.sums); t = torch.tensor([run.sums[k] for k in keys], dtype=torch.float64, device=run.device)
-        dist.all_reduce(t); run.sums = dict(zip(keys, (t / run.world).tolist()))
+    def after_train(self, run):        # the step logs over all processes: each key's sum and count (a key some steps skip, too)
+        every = [None] * run.world; dist.all_gather_object(every, sorted(run.sums))
+        keys = sorted(set().union(*every))
+        t = torch.tensor([[run.sums.get(k, 0.), run.counts.get(k, 0)] for k in keys], dtype=torch.float64, device=run.device)
+        dist.all_reduce(t)
+        run.sums, run.counts = {k: s for k, (s, c) in zip(keys, t.tolist()) if c}, {k: c for k, (s, c) in zip(keys, t.tolist()) if c}
     def after_fit(self, run): dist.barrier()                   # every process returns once rank 0 has written
 
 # %% ../nbs/16_fitting.ipynb #c6a10033

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, DataLoader
 from .core import SaganSegError, image_to_tensor, warn
 from .data import DatasetError, IMAGE_SUFFIXES, read_image, read_mask, unfinished, dihedral, stain_jitter, hsv_jitter
-from .training import TrainConfig, ConfigError, SeededItems, EpochBatches, derive_seed, unwrap, autocast
+import torch.distributed as dist
+from .training import TrainConfig, ConfigError, SeededItems, EpochBatches, derive_seed, unwrap, autocast, _dist_on
 from .losses import d_hinge_loss, g_adv_loss, pixel_loss
 from .step import _r1
 from .fitting import Callback
@@ -168,6 +169,9 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
         with torch.no_grad(), autocast(amp, dev):
             s = Dm(torch.cat([x, xu]), torch.cat([Dm.real_map(y), Dm.fake_map(logits_u.detach().float())])).float()
         d_real, d_u = s.split([B, xu.shape[0]])
+    if mode in ('disc', 'both') and _dist_on():                                # rank against the whole batch's real pairs
+        parts = [torch.empty_like(d_real) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, d_real.contiguous()); d_real = torch.cat(parts)
     target, trusted = pseudo_labels(logits_u.detach(), mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank)
     logs.update(_pseudo_logs(logits_u.detach(), trusted, yu))
     ramp = cfg.d_every * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)

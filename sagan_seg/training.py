@@ -141,17 +141,7 @@ class TrainConfig:
         need(self.mpp is None or (isinstance(self.mpp, (int, float)) and self.mpp > 0), f'mpp must be a positive number or None, got {self.mpp!r}')
         need(self.max_minutes is None or (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0),
              f'max_minutes must be a positive number or None, got {self.max_minutes!r}')
-        need(self.unlabeled is None or (isinstance(self.unlabeled, (list, tuple)) and len(self.unlabeled) > 0 and all(isinstance(u, str) for u in self.unlabeled)),
-             f'unlabeled must be None or a list of folders, got {self.unlabeled!r}')
-        need(self.unlabeled_batch is None or (isinstance(self.unlabeled_batch, int) and self.unlabeled_batch >= 1),
-             f'unlabeled_batch must be a positive integer or None, got {self.unlabeled_batch!r}')
-        need(self.lambda_adv_u >= 0 and self.lambda_pseudo >= 0, f'lambda_adv_u and lambda_pseudo must be >= 0, got {self.lambda_adv_u!r}, {self.lambda_pseudo!r}')
-        need(self.pseudo in PSEUDO_MODES, f'pseudo must be one of {PSEUDO_MODES}, got {self.pseudo!r}')
-        need(self.pseudo == 'none' or self.unlabeled, f'pseudo={self.pseudo!r} needs unlabeled folders (--unlabeled DIR ...)')
-        need(self.pseudo not in ('disc', 'both') or self.use_gan, f'pseudo={self.pseudo!r} needs the discriminator (gan on, lambda_adv > 0)')
-        need(0 < self.pseudo_confidence <= 1, f'pseudo_confidence must be in (0, 1], got {self.pseudo_confidence!r}')
-        need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
-        need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
+        self._semi_problems(need)
         need(0 <= self.fg_bias <= 1, f'fg_bias must be between 0 and 1, got {self.fg_bias!r}')
         need(self.lr_schedule in LR_SCHEDULES, f'lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}')
         need(0 < self.lr_final <= 1, f'lr_final must be in (0, 1], got {self.lr_final!r}')
@@ -164,6 +154,20 @@ class TrainConfig:
             need(self.discriminator.in_channels == self.generator.in_channels,
                  f'generator.in_channels ({self.generator.in_channels}) and discriminator.in_channels ({self.discriminator.in_channels}) differ')
         return p
+
+    def _semi_problems(self, need):
+        "The semi-supervised options' problems (`28_semi`), reported through `need`."
+        need(self.unlabeled is None or (isinstance(self.unlabeled, (list, tuple)) and len(self.unlabeled) > 0 and all(isinstance(u, str) for u in self.unlabeled)),
+             f'unlabeled must be None or a list of folders, got {self.unlabeled!r}')
+        need(self.unlabeled_batch is None or (isinstance(self.unlabeled_batch, int) and self.unlabeled_batch >= 1),
+             f'unlabeled_batch must be a positive integer or None, got {self.unlabeled_batch!r}')
+        need(self.lambda_adv_u >= 0 and self.lambda_pseudo >= 0, f'lambda_adv_u and lambda_pseudo must be >= 0, got {self.lambda_adv_u!r}, {self.lambda_pseudo!r}')
+        need(self.pseudo in PSEUDO_MODES, f'pseudo must be one of {PSEUDO_MODES}, got {self.pseudo!r}')
+        need(self.pseudo == 'none' or self.unlabeled, f'pseudo={self.pseudo!r} needs unlabeled folders (--unlabeled DIR ...)')
+        need(self.pseudo not in ('disc', 'both') or self.use_gan, f'pseudo={self.pseudo!r} needs the discriminator (gan on, lambda_adv > 0)')
+        need(0 < self.pseudo_confidence <= 1, f'pseudo_confidence must be in (0, 1], got {self.pseudo_confidence!r}')
+        need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
+        need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
 
     def validate(self)->TrainConfig:
         "Raise `ConfigError` listing every problem of `problems()`; return self when there is none."

@@ -36,7 +36,7 @@ def paper_numbers()->set:
     vals = [v for d in (PAPER_RESULTS['overall'], *PAPER_RESULTS['per_class'].values()) for v in d.values()]
     return {f'{v:.4f}' for v in vals} | {f'{v:g}' for v in vals}
 
-@pytest.mark.parametrize('name', ['index', '19_paper', '20_ablation'])
+@pytest.mark.parametrize('name', ['index', '19_paper', '20_ablation', '28_semi'])
 def test_prose_types_no_measured_numbers(name):
     "The Markdown of these notebooks quotes no measured number: such numbers are rendered from benchmarks/results."
     typed = [(c['id'], m) for c in cells(ROOT/'nbs'/f'{name}.ipynb') if c['cell_type'] == 'markdown'
@@ -129,3 +129,19 @@ def test_recipe_choice_and_tta_lines_match_the_csv():
     tt = rc.tta_macro_f1 - rc.macro_f1
     m = re.search(r'test ([+-]\d\.\d+) ± (\d\.\d+) \(n=(\d+)\)', line)
     assert (float(m.group(1)), float(m.group(2)), int(m.group(3))) == pytest.approx((tt.mean(), tt.std(ddof=1) / len(tt) ** 0.5, len(tt)), abs=5e-5)
+
+def test_semi_lines_match_the_csv():
+    "28_semi's printed paired differences, and README's, are what an independent computation from semi_supervised.csv gives."
+    ss = pd.read_csv(RESULTS/'semi_supervised.csv')
+    readme = (ROOT/'README.md').read_text(encoding='utf-8')
+    pick = lambda c, frac: ss[(ss.cond == c) & ((ss.frac == frac) | (c == 'all'))].set_index('seed').macro_f1
+    checked = 0
+    for frac in sorted(set(ss.frac) - {1}):
+        for a, b in (('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('all', 'semi')):
+            d = (pick(a, frac) - pick(b, frac)).dropna()
+            if len(d) < 2: continue
+            want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+            assert want in printed('28_semi', f'1/{frac} {a} - {b}:'), (frac, a, b, want)
+            assert f'{want} (n={len(d)})' in readme, (frac, a, b, want)
+            checked += 1
+    assert checked >= 4

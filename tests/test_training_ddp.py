@@ -61,3 +61,29 @@ def test_two_processes_match_one(tmp_path):
     assert torch.equal(torch.load(tmp_path/'two'/'cm_all.pt', weights_only=True), cm1)
     # only rank 0 wrote: exactly one set of files, no leftovers
     assert sorted(p.name for p in (tmp_path/'two').glob('*.pt')) == ['best.pt', 'cm_all.pt', 'last.pt']
+
+def test_two_processes_semi_supervised(tmp_path):
+    """Semi-supervised under torchrun: each process takes its share of every unlabeled batch, so before pseudo-labels
+    start (epoch 1 of 2) the game on both kinds of tiles matches one process; then D ranks the unlabeled tiles
+    against the real pairs of every process, and the step logs that some steps skip are averaged without a hang."""
+    data, pool = tiny_dataset(tmp_path), tiny_dataset(tmp_path, n=6, seed=5)
+    kw = dict(epochs=2, norm='group', dice=False, class_weights='none', real_noise=0.0, lr_g=1e-4, lr_d=4e-4,
+              unlabeled=[str(pool)], pseudo='disc', pseudo_start=0.5, lambda_adv_u=0.05, calibrate=False)
+    single = fit(tiny_config(data, tmp_path/'one', **kw))
+    cfg = tiny_config(data, tmp_path/'two', **kw)
+    (tmp_path/'cfg.json').write_text(json.dumps(cfg.to_dict()))
+    (tmp_path/'run.py').write_text(SCRIPT)
+    p = subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                          str(tmp_path/'run.py'), str(tmp_path/'cfg.json')], env={**os.environ, 'OMP_NUM_THREADS': '1'},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try: log, _ = p.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL); log, _ = p.communicate()
+        pytest.fail('torchrun timed out:\n' + log[-3000:])
+    assert p.returncode == 0, log[-3000:]
+    two = pd.read_csv(tmp_path/'two'/'history.csv')
+    for c in ('loss_pix', 'loss_g', 'loss_d', 'loss_adv_u', 'd_u', 'semi_acc_all'):
+        tol = 1e-3 * max(1., abs(single[c].iloc[0]))
+        assert abs(two[c].iloc[0] - single[c].iloc[0]) < tol, (c, two[c].tolist(), single[c].tolist())
+    assert 0 <= two.semi_trusted.iloc[1] <= 1 and two.semi_trusted.iloc[0] == 0
+    assert torch.load(tmp_path/'two'/'last.pt', weights_only=True)['extra']['unlabeled']['epoch'] == 2

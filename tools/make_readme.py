@@ -114,9 +114,8 @@ def recipe_numbers()->dict:
     rc = pd.read_csv(RESULTS/'recipes.csv')
     rc = rc[rc.steps == rc[rc.recipe == 'old'].steps.min()]
     chosen = re.search(r'\*\*Chosen on validation\*\* at .*?: `(.+?)`', (RESULTS/'recipes.md').read_text(encoding='utf-8')).group(1)
-    def paired(rec, col='macro_f1'):
-        d = (rc[rc.recipe == rec].set_index('seed')[col] - rc[rc.recipe == 'old'].set_index('seed')[col]).dropna()
-        return f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+    pairs = {(r['recipe'], int(r['steps'])): r for r in md_table('recipes.md', 'recipe', after='Paired differences')}   # the benchmark's own computation
+    paired = lambda rec: pairs[(rec, int(rc.steps.iloc[0]))]['macro_f1 - old']
     multi = [r for r, g in rc.groupby('recipe') if r != 'old' and g.seed.nunique() > 1]
     se = lambda d: f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
     cost = pd.read_csv(RESULTS/'tta_cost.csv').groupby('mode').seconds.median()
@@ -136,10 +135,38 @@ def recipe_numbers()->dict:
                 long_ratio=f'{long.steps.max() / old_need:.2f}' if len(long) else 'n/a', old_need=f'{old_need:,}',
                 recipe_n=f'{rc.recipe.nunique() - 1}', recipe_steps=f'{rc.steps.iloc[0]:,}', recipe_chosen=chosen,
                 recipe_seeds=listing(str(s) for s in sorted(rc[rc.recipe == 'old'].seed)),
-                recipe_pairs=listing(f'`{r}` {paired(r)} (n={rc[rc.recipe == r].seed.nunique()})' for r in multi),
+                recipe_pairs=listing(f'`{r}` {paired(r)} (n={pairs[(r, int(rc.steps.iloc[0]))]["seeds"]})' for r in multi),
                 tta_val=se((rc.val_tta_best_macro_f1 - rc.val_best_macro_f1).dropna()), tta_test=se(rc.tta_macro_f1 - rc.macro_f1),
                 tta_runs=f'{len(rc)}', tta_cost=f'{cost["tta"] / cost["plain"]:.1f}x',
                 budget_ratio=f'{met.x_demo.min():g}x' if len(met) else 'more than the longest run\'s')
+
+def semi_numbers()->dict:
+    "Semi-supervised training (benchmarks/results/semi_supervised*.csv): the paired differences as the benchmark computed them, and the criteria."
+    import pandas as pd
+    ss, pr = pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_pairs.csv')
+    pr = pr[pr.metric == 'test'].set_index(['frac', 'comparison'])
+    def pair(frac, comp):
+        if (frac, comp) not in pr.index: return None
+        r = pr.loc[(frac, comp)]
+        return f'{r["mean"]:+.4f} ± {r.se:.4f} (n={r.seeds})'
+    names = {'semi - sup': 'D-driven (c) minus supervised (a)', 'semi - self': '(c) minus plain self-training (b)',
+             'self - sup': '(b) minus (a)', 'adv - sup': "D's adversarial term alone, no pseudo-labels, minus (a)",
+             'all - semi': 'all labels (d) minus (c)'}
+    fracs = sorted({f for f, _ in pr.index}, key=lambda f: -int(f.split('/')[1]))
+    lines = '\n'.join(f'- at {f} of the labels: ' + '; '.join(f'{n} {pair(f, c)}' for c, n in names.items() if pair(f, c)) + '.' for f in fracs)
+    r8 = pr.loc[('1/8', 'semi - sup')]
+    beats_b = ('1/8', 'semi - self') in pr.index and pr.loc[('1/8', 'semi - self')].beyond_2se and pr.loc[('1/8', 'semi - self')]['mean'] > 0
+    gap = pr.loc[('1/8', 'all - semi')]['mean'] if ('1/8', 'all - semi') in pr.index else float('nan')
+    last = ss[(ss.cond == 'semi') & (ss.frac == 8)]
+    verdict = (f"At 1/8 of the labels (c) {'beats' if r8.beyond_2se and r8['mean'] > 0 else 'does not beat'} (a) by more than twice the "
+               f"standard error of the paired differences, and {'beats' if beats_b else 'does not beat'} (b) by that margin; the goal, "
+               f"(c) within 0.01 of (d), is {'reached' if gap < 0.01 else 'not reached'} (gap {gap:+.4f}). At the last epoch (c) trusted "
+               f"{last.last_semi_trusted.mean():.1%} of the unlabeled pixels; on their non-background pixels the pseudo-labels were "
+               f"{last.last_semi_pseudo_acc_fg.mean():.1%} right, and G's argmax on all unlabeled pixels {last.last_semi_acc_all.mean():.1%} "
+               '(means over seeds; the curves are in `28_semi`).')
+    short = f"at 1/8 of the labels, (c) minus (a) is {pair('1/8', 'semi - sup')} and (c) minus (b) {pair('1/8', 'semi - self')} in test macro F1 (below)."
+    return dict(semi_steps=f'{int(ss.steps.max()):,}', semi_seeds=listing(str(s) for s in sorted(ss.seed.unique())),
+                semi_lines=lines, semi_verdict=verdict, semi_readme=short)
 
 def annotation_numbers()->dict:
     "The annotation readers' memory (benchmarks/results/annotation_memory.csv): added memory / file size at the largest file."
@@ -188,7 +215,7 @@ def reading_order()->dict:
 
 def numbers()->dict:
     "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
-    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
 
 def fill(text:str, values:dict)->str:
     "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
