@@ -8,7 +8,7 @@
 The runs behind results/recipes.md (two at a time, 1 thread each, all with --tta): old, ema and fg08 on seeds 0, 1
 and 2; crop128_b2, onecycle, onecycle3x, lr2x, posattn, ema+d_every2 and fg10 on seed 0; each at 1,200 steps (about
 the 10-minute demo's steps on this machine); then fg08 on seeds 0 and 1 at 3,042 steps (`--evals 26`, 117 steps
-between validations as in demo_budget.py), to compare with the old recipe's steps to the target.
+between validations as in demo_budget.py) and at 4,563 steps (`--evals 39`), to compare with the old recipe's steps to the target.
 
 Each run trains the demo's model on the demo's synthetic splits (`make_splits(seed)`: 256 / 8 / 32 tiles of 256 px)
 for a fixed number of generator steps, with `--evals` validation points spread evenly over it (the schedule runs over

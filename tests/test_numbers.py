@@ -129,6 +129,12 @@ def test_recipe_choice_and_tta_lines_match_the_csv():
     tt = rc.tta_macro_f1 - rc.macro_f1
     m = re.search(r'test ([+-]\d\.\d+) ± (\d\.\d+) \(n=(\d+)\)', line)
     assert (float(m.group(1)), float(m.group(2)), int(m.group(3))) == pytest.approx((tt.mean(), tt.std(ddof=1) / len(tt) ** 0.5, len(tt)), abs=5e-5)
+    for rec in full:                                  # the paired lines (recipes_pairs.csv, read by 19_paper and README)
+        if rec == 'old': continue
+        d = (rc[rc.recipe == rec].set_index('seed').macro_f1 - rc[rc.recipe == 'old'].set_index('seed').macro_f1).dropna()
+        want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+        assert printed('19_paper', f'  {rec:14s} minus old').endswith(f'test {want}'), rec
+        assert f'`{rec}` {want} (n={len(d)})' in (ROOT/'README.md').read_text(encoding='utf-8'), rec
 
 def test_semi_lines_match_the_csv():
     "28_semi's printed paired differences, and README's, are what an independent computation from semi_supervised.csv gives."
@@ -137,7 +143,7 @@ def test_semi_lines_match_the_csv():
     pick = lambda c, frac: ss[(ss.cond == c) & ((ss.frac == frac) | (c == 'all'))].set_index('seed').macro_f1
     checked = 0
     for frac in sorted(set(ss.frac) - {1}):
-        for a, b in (('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('all', 'semi')):
+        for a, b in (('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('all', 'semi')):
             d = (pick(a, frac) - pick(b, frac)).dropna()
             if len(d) < 2: continue
             want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
