@@ -270,7 +270,11 @@ def write_unlabeled_tiles(slide_path, out,
                                     f'{tile} px tile; choose a finer --mpp or --level, or a smaller --tile')
             Wv, Hv = sc.dimensions
             xy = np.array([(x, y) for y in tile_starts(Hv, tile, 0) for x in tile_starts(Wv, tile, 0)])
-            cand = np.flatnonzero(_tissue_share(slide, sc, xy, tile) >= min_tissue)
+            share = _tissue_share(slide, sc, xy, tile)
+            cand = np.flatnonzero(share >= min_tissue)
+            if not len(cand):                                     # refused before the folder is touched
+                raise SaganSegError(f'{slide_path}: no {tile} px tile has {min_tissue:.0%} tissue or more (the most any has is '
+                                    f'{share.max():.0%}, by the tissue mask); lower --min-tissue, or check the slide and --mpp')
             picks = sorted(np.random.default_rng(seed).choice(cand, max_tiles, replace=False)) if 0 < max_tiles < len(cand) else cand
             rerun = name in marked or name in (old or {}).get('slides', {})
             entry = dict(slide=str(slide_path), file=str(slide_path.resolve()), annotations=None)
