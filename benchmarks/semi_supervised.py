@@ -1,4 +1,4 @@
-"""Does the discriminator earn its place on unlabeled tiles? Semi-supervised training at 1/8 and 1/4 of the demo's labels, with its controls, one run per call.
+"""Does the discriminator earn its place on unlabeled tiles? Semi-supervised training at 1/8 and 1/4 (and 1/32) of the demo's labels, with its controls, one run per call.
 
     .venv/bin/python benchmarks/semi_supervised.py --cond semi --frac 8 --seed 0     # one run -> runs/semi/semi_f8_s0/
     .venv/bin/python benchmarks/semi_supervised.py --collect                          # every finished run -> results/semi_supervised.{md,csv}
@@ -139,7 +139,7 @@ def collect(root: Path, out: str) -> str:
     g = df.groupby(['frac', 'cond'])
     mean = pd.DataFrame({c: [f'{m:.4f} ± {s:.4f}' if n > 1 else f'{m:.4f}' for m, s, n in zip(g[c].mean(), g[c].std(), g[c].count())]
                          for c in cols}, index=g.size().index).assign(seeds=g.size().values)
-    comps = [('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('both', 'sup'), ('adv', 'sup'), ('all', 'semi')]
+    comps = [('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('both', 'sup'), ('adv', 'sup'), ('all', 'semi')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
     pairs.to_csv(RESULTS / 'semi_supervised_pairs.csv', index=False)

@@ -156,7 +156,7 @@ def semi_numbers()->dict:
         r = pr.loc[(frac, comp)]
         return f'{r["mean"]:+.4f} ± {r.se:.4f} (n={r.seeds})'
     names = {'semi - sup': 'D-driven (c) minus supervised (a)', 'semi - self': '(c) minus plain self-training (b)',
-             'self - sup': '(b) minus (a)', 'semi - sup2x': '(c) minus (a) at equal time (twice the steps)', 'adv - sup': "D's adversarial term alone, no pseudo-labels, minus (a)",
+             'self - sup': '(b) minus (a)', 'semi - sup2x': '(c) minus (a) at equal time (twice the steps)', 'sup2x - sup': '(a) at twice the steps minus (a)', 'adv - sup': "D's adversarial term alone, no pseudo-labels, minus (a)",
              'semi_r0 - sup': "(c) with D's bar lowered to its least real labeled pair, minus (a)", 'semi_r0 - semi': 'that lowered bar minus (c)',
              'all - semi': 'all labels (d) minus (c)'}
     fracs = sorted({f for f, _ in pr.index}, key=lambda f: -int(f.split('/')[1]))
