@@ -116,14 +116,14 @@ def test_notebook_names():
 
 def test_notebooks_folder_size():
     """The notebooks are the library's source, so their weight grows with its modules, and only with them: their outputs
-    (figures, tables) stay under 450 KB together, no notebook weighs over 120 KB, all of them under 1.6 MB (1.5 MB
-    until `28_semi` added a module), and the pictures beside them under 100 KB. History and long measurement
+    (figures, tables) stay under 450 KB together, no notebook weighs over 120 KB, all of them under 1.5 MB, and the
+    pictures beside them under 100 KB. History and long measurement
     narratives belong in benchmarks/RESULTS.md."""
     sizes = sorted(((p.stat().st_size, str(p.relative_to(ROOT))) for p in (ROOT/'nbs').glob('*.ipynb')), reverse=True)
     total, outs = sum(s for s, _ in sizes), sum(outputs_bytes(p) for p in (ROOT/'nbs').glob('*.ipynb'))
     assert outs < 4.5e5, f'the notebooks\' outputs weigh {outs / 1e3:.0f} KB (limit 450 KB): shrink figures (tools/nbtool.py shrink)'
     assert sizes[0][0] < 1.2e5, f'{sizes[0][1]} weighs {sizes[0][0] // 1000} KB (limit 120 KB): split it, or move narrative to benchmarks/RESULTS.md'
-    assert total < 1.6e6, f'the notebooks weigh {total / 1e6:.2f} MB (limit 1.6 MB); largest: ' + ', '.join(f'{n} {s // 1000} KB' for s, n in sizes[:5])
+    assert total < 1.5e6, f'the notebooks weigh {total / 1e6:.2f} MB (limit 1.5 MB); largest: ' + ', '.join(f'{n} {s // 1000} KB' for s, n in sizes[:5])
     pictures = sum(p.stat().st_size for p in (ROOT/'nbs'/'images').rglob('*') if p.is_file())
     assert pictures < 1e5, f'nbs/images holds {pictures // 1000} KB (limit 100 KB)'
 

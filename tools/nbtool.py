@@ -54,7 +54,9 @@ def _smaller(b64:str, kind:str)->str:
     im, out = Image.open(io.BytesIO(raw)), io.BytesIO()
     if im.width > MAX_WIDTH: im = im.convert('RGB').resize((MAX_WIDTH, round(im.height * MAX_WIDTH / im.width)), Image.LANCZOS)
     elif kind == "image/png" and im.mode == "P" and len(im.getcolors(256) or []) <= PNG_COLOURS: return b64   # already small
-    if kind == 'image/png': im.convert('RGB').quantize(PNG_COLOURS).save(out, 'PNG', optimize=True)
+    # octree keeps a plot's few saturated line colours apart; median cut (the default) spends the palette on
+    # anti-aliasing greys and turns coloured lines grey. It is also smaller here.
+    if kind == 'image/png': im.convert('RGB').quantize(PNG_COLOURS, method=Image.Quantize.FASTOCTREE).save(out, 'PNG', optimize=True)
     else: im.convert('RGB').save(out, 'JPEG', quality=JPEG_QUALITY, optimize=True)
     new = base64.b64encode(out.getvalue()).decode()
     return new if len(new) < len(b64) else b64
