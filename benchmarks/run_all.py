@@ -41,7 +41,7 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
                      'seconds per training step of each recipe, measured in one process'),
     'tta_cost': ('tta_cost.py', ['--repeats', '2'], 'test-time augmentation (8 dihedral views) on a whole slide: time against plain prediction'),
     # semi_supervised.py trains one (condition, fraction, seed) per call, two at a time; run_all collects them
-    'semi_supervised': ('semi_supervised.py', ['--collect'], 'semi-supervised training at 1/8 and 1/4 of the labels: supervised, self-training, D-driven, all labels'),
+    'semi_supervised': ('semi_supervised.py', ['--collect'], 'semi-supervised training at 1/8 and 1/4 (and 1/32) of the labels: supervised, self-training, D-driven (image-level and pixel D, one or two views), all labels; the judge and step times'),
     'demo_budget': ('demo_budget.py', ['--steps', '3042', '6084', '--seeds', '0', '1'], "the demo's configuration at 2x and 4x its 10-minute steps: what reaches the target"),
 }
 

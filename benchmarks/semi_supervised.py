@@ -1,6 +1,8 @@
 """Does the discriminator earn its place on unlabeled tiles? Semi-supervised training at 1/8 and 1/4 (and 1/32) of the demo's labels, with its controls, one run per call.
 
     .venv/bin/python benchmarks/semi_supervised.py --cond semi --frac 8 --seed 0     # one run -> runs/semi/semi_f8_s0/
+    .venv/bin/python benchmarks/semi_supervised.py --judge      # D as a judge of G's pixels on the pool, per finished run (cached)
+    .venv/bin/python benchmarks/semi_supervised.py --time       # seconds per step of each condition, measured alone
     .venv/bin/python benchmarks/semi_supervised.py --collect                          # every finished run -> results/semi_supervised.{md,csv}
 
 The demo's synthetic splits (`make_splits(seed)`: 256 / 8 / 32 tiles of 256 px at 0.5 µm/px) and model (`DEMO_MODEL`).
@@ -20,7 +22,21 @@ two generated slides cut by `tiles.write_unlabeled_tiles` at the same 0.5 µm/px
 - `adv`: (a) plus D's adversarial term on the pool, no pseudo-labels (which half of (c) does the work);
 - `semi_r0`: (c) with the bar lowered to D's least real labeled pair (`pseudo_rank=0`), added after (c) was measured
   to trust a few percent of the pool: a test of whether that share is what holds (c) back, not a tuned setting;
-- `both`: (c) keeping only the confident pixels of the tiles D trusts (defined; not in the reported runs).
+- `both`: (c) keeping only the confident pixels of the tiles D trusts (defined; not in the reported runs);
+- `semi_pix` (c, per pixel): (c) with a fully convolutional D (`DiscriminatorConfig(output='pixel')`, Hung et al. 2018's
+  confidence map): the same game and rank rule, applied to D's score map upsampled to the tile, so that D can trust part
+  of a tile. Added after (c) trusted ~3 % of the pool, which tile-level selection cannot refine. Which of the two is
+  (c) is chosen on validation (the paired validation difference over seeds), not on test;
+- `sup_pix`: (a) with the same pixel D on the labeled game only: tells the pixel D's effect from the pool's;
+- `semi_pix_st`: `semi_pix` with D shown G's argmax (`fake_mode='straight_through'`, the softmax's
+  gradient) instead of its softmax. A real map is a (softened) one-hot map, so a D shown the softmax can tell G's
+  pairs by how peaked their probabilities are, whatever their shapes; shown the argmax, it has only the shapes to go
+  on, and the argmax is what becomes the pseudo-label. Added after `semi_pix` trusted a few percent of the pool.
+- `fix_self`, `fix_semi`: (b) and (c) with two views (`pseudo_views='weak_strong'`): pseudo-labels chosen on the tile
+  without colour jitter, learnt on a strongly jittered copy of the same pixels. Added after `judge` (below) showed the
+  single-view pseudo-labels to be G's already-right pixels: a target taken from the view it trains on carries nothing
+  the prediction lacked, while a target from another view asks G to agree with itself across colourings. (c) keeps
+  the D variant validation chose (`semi_pix` over `semi`); (b) is the control without D, as before.
 
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
@@ -51,8 +67,17 @@ CONDITIONS = {
     'semi_r0': (dict(pseudo='disc', pseudo_rank=0.0, lambda_adv_u=0.01), True, "(c) with the bar at D's least real labeled pair (rank 0): run after (c) trusted ~3 % of pixels, to test whether that share is what holds it back"),
     'adv':  (dict(lambda_adv_u=0.01), True, "(c'') D's adversarial term on unlabeled tiles only, no pseudo-labels"),
     'all':  (dict(), False, '(d) supervised on all labeled tiles'),
+    'semi_pix': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.01, disc=dict(output='pixel')), True, "(c) with a pixel D: D's score map (Hung et al.) selects pixels, not tiles"),
+    'sup_pix': (dict(disc=dict(output='pixel')), False, '(a) with the pixel D (labeled game only): the pixel D without the pool'),
+    'semi_pix_st': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.01, disc=dict(output='pixel', fake_mode='straight_through')), True,
+                    "(c) with a pixel D that sees G's argmax (straight-through), not its softmax: D judges the pseudo-label itself, not how peaked G's probabilities are"),
+    'fix_self': (dict(pseudo='softmax', pseudo_confidence=0.9, lambda_adv_u=0.0, pseudo_views='weak_strong'), True,
+                 "(b) with two views: targets from G on the tile without colour jitter, trained on a strongly jittered copy (FixMatch's consistency)"),
+    'fix_semi': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.01, disc=dict(output='pixel'), pseudo_views='weak_strong'), True,
+                 "(c) with two views: the pixel D (chosen over the image-level one on validation) judges G's prediction on the plain tile; G learns it on the jittered copy"),
     'sup2x': (dict(), False, "(a) at twice the steps: about the minutes of (b) and (c), whose steps cost about twice (a)'s"),
 }
+C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi')   # the discriminator-driven runs: validation picks which one is (c)
 STEPS_MULT = {'sup2x': 2}     # equal time, not equal steps: the control for what (b) and (c) spend
 
 
@@ -119,6 +144,85 @@ def one_run(root: Path, cond: str, frac: int, seed: int, steps: int, evals: int)
     return row
 
 
+@torch.no_grad()
+def judge(run: Path, pool: Path, crop: int = 64) -> dict:
+    """Is D's score a judge of correctness, or of G's confidence? At the end of a run (its `last.pt`, the G and D that
+    selected the last pseudo-labels), on the labeled part of the pool (masks set aside during training, used here only to
+    score): every tile cut into `crop`-px crops as in training, G's argmax and top probability per pixel, D's score per
+    pixel (a pixel D's map, upsampled as `pseudo_labels` does; an image D's crop score at each of its pixels). Reports how
+    well each separates right from wrong pixels (ROC AUC, 0.5 = no better than chance), over all pixels and over those
+    whose truth is not background, and the share trusted at the run's rank bar with its accuracy."""
+    import torch.nn.functional as F
+    from sklearn.metrics import roc_auc_score
+    from sagan_seg.checkpoints import load_checkpoint, generator_from_checkpoint, load_state
+    from sagan_seg.discriminator import Discriminator
+    from sagan_seg.data import read_image, read_mask
+    from sagan_seg.core import image_to_tensor
+    ck = load_checkpoint(run / 'last.pt')
+    G = generator_from_checkpoint(ck).eval()
+    D = Discriminator.from_config(ck['config']['discriminator']); load_state(D, ck['discriminator'], 'discriminator'); D.eval()
+    conf, right, dsc, truth, dreal = [], [], [], [], []
+    for ip in sorted((pool / 'images').glob('*.png')):
+        x, y = image_to_tensor(read_image(ip)), torch.from_numpy(read_mask(pool / 'masks' / ip.name).astype(np.int64))
+        H, W = y.shape
+        xs = torch.stack([x[:, i:i + crop, j:j + crop] for i in range(0, H - crop + 1, crop) for j in range(0, W - crop + 1, crop)])
+        ys = torch.stack([y[i:i + crop, j:j + crop] for i in range(0, H - crop + 1, crop) for j in range(0, W - crop + 1, crop)])
+        logits = G(xs).float()
+        p, lab = logits.softmax(1).max(1)
+        s = D(xs, D.fake_map(logits)).float()
+        sr = D(xs, D.real_map(ys)).float()
+        s = F.interpolate(s[:, None], size=(crop, crop), mode='bilinear', align_corners=False)[:, 0] if s.ndim == 3 else s[:, None, None].expand_as(p)
+        conf.append(p.flatten()); right.append((lab == ys).flatten()); dsc.append(s.flatten()); truth.append(ys.flatten()); dreal.append(sr.flatten())
+    conf, right, dsc, truth, dreal = (torch.cat(v).numpy() for v in (conf, right, dsc, truth, dreal))
+    bar = np.quantile(dreal, ck['config'].get('pseudo_rank', 0.5))
+    out = dict(pixels=len(right), acc_all=float(right.mean()))
+    for name, sel in (('all', np.ones_like(right)), ('fg', truth > 0)):
+        r = right[sel]
+        out[f'auc_d_{name}'] = float(roc_auc_score(r, dsc[sel])) if 0 < r.mean() < 1 else float('nan')
+        out[f'auc_conf_{name}'] = float(roc_auc_score(r, conf[sel])) if 0 < r.mean() < 1 else float('nan')
+    t = dsc >= bar
+    out.update(trusted=float(t.mean()), trusted_acc=float(right[t].mean()) if t.any() else float('nan'),
+               trusted_acc_fg=float(right[t & (truth > 0)].mean()) if (t & (truth > 0)).any() else float('nan'),
+               corr_d_conf=float(np.corrcoef(dsc, conf)[0, 1]))
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def judge_all(root: Path) -> pd.DataFrame:
+    "`judge` for every finished run that played D on the pool, at 1/8 of the labels -> results/semi_supervised_judge.csv."
+    rows = []
+    for cond in ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi'):
+        for run in sorted(root.glob(f'{cond}_f8_s*')):
+            if not (run / 'test.json').is_file(): continue
+            seed, cache = int(run.name.rsplit('_s', 1)[1]), run / 'judge.json'
+            if not cache.is_file(): cache.write_text(json.dumps(judge(run, root / f'data_s{seed}' / 'pool8')))
+            rows.append(dict(cond=cond, seed=seed, **json.loads(cache.read_text())))
+            print(rows[-1], flush=True)
+    df = pd.DataFrame(rows); df.to_csv(RESULTS / 'semi_supervised_judge.csv', index=False)
+    return df
+
+
+def step_times(root: Path, conds=('sup', 'semi', 'semi_pix', 'fix_self', 'fix_semi'), short: int = 20, long: int = 80) -> pd.DataFrame:
+    """Seconds per generator step of each condition, measured one after another in this process with nothing else running
+    (run it alone): a run of `long` steps minus a run of `short`, over their difference, so that start-up and the one
+    validation pass cancel. -> results/semi_supervised_time.csv (what equal time means for `sup2x`)."""
+    from sagan_seg.demo import demo_config
+    from sagan_seg.fitting import fit
+    f, rows = prepare(root, 0, 8), []
+    for cond in conds:
+        tr, uses_pool, _ = CONDITIONS[cond]
+        pool = dict(unlabeled=[str(f['pool']), str(f['slides'])], pseudo_start=0.0) if uses_pool else {}
+        t = {}
+        for n in (short, long):
+            cfg = demo_config(f['lab'], f['val'], root / 'timing' / f'{cond}_{n}', 0, epochs=1, steps_per_epoch=n, progress=False,
+                              layout='channels_last', amp='none', mpp=MPP, calibrate=False, **pool, **tr)
+            t0 = time.perf_counter(); fit(cfg); t[n] = time.perf_counter() - t0
+        rows.append(dict(cond=cond, s_per_step=round((t[long] - t[short]) / (long - short), 4)))
+        print(rows[-1], flush=True)
+    df = pd.DataFrame(rows).assign(ratio_to_sup=lambda d: (d.s_per_step / d.s_per_step[d.cond == 'sup'].iloc[0]).round(2))
+    df.to_csv(RESULTS / 'semi_supervised_time.csv', index=False)
+    return df
+
+
 def paired(df: pd.DataFrame, a: str, b: str, col: str, frac: int) -> dict:
     "Mean and standard error over seeds of `col`(a) - `col`(b) at labeled fraction 1/`frac` ('all' runs pair with every fraction)."
     pick = lambda c: df[(df.cond == c) & ((df.frac == frac) | (c == 'all'))].set_index('seed')[col]
@@ -139,10 +243,24 @@ def collect(root: Path, out: str) -> str:
     g = df.groupby(['frac', 'cond'])
     mean = pd.DataFrame({c: [f'{m:.4f} ± {s:.4f}' if n > 1 else f'{m:.4f}' for m, s, n in zip(g[c].mean(), g[c].std(), g[c].count())]
                          for c in cols}, index=g.size().index).assign(seeds=g.size().values)
-    comps = [('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('both', 'sup'), ('adv', 'sup'), ('all', 'semi')]
+    comps = [('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('both', 'sup'), ('adv', 'sup'), ('all', 'semi'),
+             ('semi_pix', 'semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('semi_pix', 'sup2x'), ('sup_pix', 'sup'), ('semi_pix', 'sup_pix'), ('all', 'semi_pix'),
+             ('semi_pix_st', 'semi_pix'), ('semi_pix_st', 'sup'), ('semi_pix_st', 'self'), ('semi_pix_st', 'sup2x'), ('all', 'semi_pix_st'),
+             ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
     pairs.to_csv(RESULTS / 'semi_supervised_pairs.csv', index=False)
+    # which variant is (c): the highest mean validation macro F1 at 1/8 over the same seeds (never the test split)
+    v8 = df[(df.frac == 8) & df.cond.isin(C_VARIANTS)].groupby('cond').agg(val_macro_f1=('val_macro_f1', 'mean'), seeds=('seed', 'count'))
+    v8 = v8[v8.seeds == v8.seeds.max()].sort_values('val_macro_f1', ascending=False).round(4)
+    choice = v8.assign(chosen=[i == 0 for i in range(len(v8))]).reset_index()
+    choice.to_csv(RESULTS / 'semi_supervised_choice.csv', index=False)
+    extra = []
+    for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
+                       ('semi_supervised_time.csv', 'Seconds per step, each condition measured alone (`--time`):')):
+        if (RESULTS / name).is_file():
+            t = pd.read_csv(RESULTS / name)
+            extra += [what, '', table_markdown(t.groupby('cond').mean(numeric_only=True).drop(columns='seed', errors='ignore').round(4) if 'seed' in t else t.set_index('cond')), '']
     text = '\n'.join([
         '# Semi-supervised training: does the discriminator earn its place on unlabeled tiles?', '',
         'Command: `python benchmarks/semi_supervised.py --collect` after one `python benchmarks/semi_supervised.py --cond C --frac F --seed S` call per run  ',
@@ -154,7 +272,9 @@ def collect(root: Path, out: str) -> str:
         'Mean ± sd over seeds (frac 1 = all labels; `last_semi_*`: the last epoch\'s share of unlabeled pixels trusted and the '
         'accuracy of the trusted pseudo-labels, of their non-background pixels, and of all of G\'s argmax, where the truth is known):', '',
         table_markdown(mean), '',
+        f"Which variant is (c), chosen on validation at 1/8 (mean validation macro F1 over the same seeds): **{choice.cond[0]}**", '', table_markdown(choice.set_index('cond')), '',
         'Paired differences (mean and standard error over seeds; `beyond_2se`: |mean| > 2 SE):', '', table_markdown(pairs.set_index('comparison')), '',
+        *extra,
         'Per run:', '', table_markdown(df.set_index('cond')), ''])
     return write_results(text, out)
 
@@ -169,10 +289,14 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--runs', default='runs/semi')
     p.add_argument('--collect', action='store_true')
+    p.add_argument('--time', action='store_true', help='seconds per step of each condition, measured alone (results/semi_supervised_time.csv)')
+    p.add_argument('--judge', action='store_true', help="score D as a judge of G's pixels on the pool, for every finished run (results/semi_supervised_judge.csv)")
     p.add_argument('--out', default=str(RESULTS / 'semi_supervised.md'))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.collect: return collect(Path(a.runs), a.out)
+    if a.judge: return judge_all(Path(a.runs))
+    if a.time: return print(step_times(Path(a.runs)).to_string(index=False))
     print(json.dumps(one_run(Path(a.runs), a.cond, a.frac, a.seed, a.steps, a.evals)))
 
 

@@ -136,7 +136,8 @@ NETWORK_OPTIONS = {'width': ('generator', 'base_width', {}), 'depth': ('generato
                    'attn-heads': ('generator', 'attn_heads', {}), 'attn-gate-init': ('generator', 'attn_gate_init', {}),
                    'attn-lr-mult': ('generator', 'attn_lr_mult', {}), 'bottleneck-dilation': ('generator', 'bottleneck_dilation', {}),
                    'norm': ('generator', 'norm', dict(choices=('batch', 'group', 'none'))),
-                   'disc-width': ('discriminator', 'base_width', {}), 'real-noise': ('discriminator', 'real_noise', {})}
+                   'disc-width': ('discriminator', 'base_width', {}), 'real-noise': ('discriminator', 'real_noise', {}),
+                   'disc-output': ('discriminator', 'output', dict(choices=('image', 'pixel')))}
 # ablation switches: flag -> (network config, field, value it sets, help)
 SWITCHES = {'no-attention': ('generator', 'attn_levels', [], 'ablation: no self-attention in the generator (plain residual U-Net)'),
             'mask-only-disc': ('discriminator', 'condition_on_image', False, 'ablation: the discriminator sees the class map without the image'),

@@ -49,6 +49,7 @@ class DiscriminatorConfig:
     real_noise:float=0.1  # eta of `soften_onehot` for real maps (0 = exact one-hot)
     fake_mode:str='softmax'  # 'softmax' or 'straight_through' (argmax forward, softmax gradient)
     max_width_mult:int=8  # channels are capped at base_width * max_width_mult
+    output:str='image'  # 'image': one score per pair (the paper's); 'pixel': a score per position of the last feature map (stride 2**depth), Hung et al. 2018's fully convolutional D
 
     def __post_init__(self):
         for name in ('n_classes', 'in_channels', 'base_width', 'depth', 'max_width_mult'):
@@ -60,6 +61,7 @@ class DiscriminatorConfig:
             raise ValueError(f"DiscriminatorConfig.attn_variant must be 'sagan' or 'biggan', got {self.attn_variant!r}")
         if not 0 <= self.real_noise < 0.5: raise ValueError(f"DiscriminatorConfig.real_noise must be in [0, 0.5), got {self.real_noise!r}")
         if self.fake_mode not in FAKE_MODES: raise ValueError(f"DiscriminatorConfig.fake_mode must be one of {FAKE_MODES}, got {self.fake_mode!r}")
+        if self.output not in ('image', 'pixel'): raise ValueError(f"DiscriminatorConfig.output must be 'image' or 'pixel', got {self.output!r}")
 
     @property
     def input_channels(self)->int:
@@ -87,7 +89,7 @@ class DiscriminatorConfig:
 
 # %% ../nbs/09_discriminator.ipynb #935d256d
 class Discriminator(nn.Module):
-    "SAGAN discriminator on `[image || class map]` (or the class map alone): `(B, 3, H, W), (B, K, H, W) -> scores (B,)`."
+    "SAGAN discriminator on `[image || class map]` (or the class map alone): `(B, 3, H, W), (B, K, H, W) -> scores (B,)`, or a map (B, H/2^depth, W/2^depth) with `output='pixel'`."
     def __init__(self, cfg:DiscriminatorConfig|None=None):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else DiscriminatorConfig()
@@ -139,7 +141,7 @@ class Discriminator(nn.Module):
     def forward(self, image:Tensor|None,  # (B, in_channels, H, W) in [0, 1]; ignored (may be None) without conditioning
                 seg:Tensor,  # (B, K, H, W) class map: `real_map(mask)` or `fake_map(logits)`
                 return_attn:bool=False,  # also return {name: attention map (B, N, M)}
-               ):  # scores (B,), or (scores, maps)
+               ):  # scores (B,) or (B, H/2^depth, W/2^depth) ('pixel'), or (scores, maps)
         self._check(image, seg)
         h = torch.cat([image, seg], 1) if self.cfg.condition_on_image else seg   # (B, C_in, H, W)
         maps = {}
@@ -149,8 +151,10 @@ class Discriminator(nn.Module):
             if name in self.attn:
                 if return_attn: h, maps[name] = self.attn[name](h, return_attn=True)  # (B, N, M)
                 else: h = self.attn[name](h)
-        h = F.relu(self.final(h)).sum((2, 3))                                    # (B, c_D): global sum pooling
-        scores = self.linear(h).squeeze(1)                                       # (B,)
+        h = F.relu(self.final(h))                                                # (B, c_D, h, w)
+        if self.cfg.output == 'pixel':                                           # the same linear head at every position
+            scores = self.linear(h.permute(0, 2, 3, 1)).squeeze(-1)              # (B, h, w)
+        else: scores = self.linear(h.sum((2, 3))).squeeze(1)                     # (B,): global sum pooling, then the head
         return (scores, maps) if return_attn else scores
 
 # %% ../nbs/09_discriminator.ipynb #c961ae02
@@ -172,6 +176,8 @@ def discriminator_table(d:Discriminator, size:int|tuple[int, int]=128):
     D = d.cfg.depth
     rows.append(dict(stage='final', resolution=f'{H >> D}x{W >> D}', channels=f'{c[-1]} -> {c[-1]}', block='SN ResBlock',
                      attention='', params=n_params(d.final)))
-    rows.append(dict(stage='head', resolution='1x1', channels=f'{c[-1]} -> 1', block='ReLU, sum pool, SN linear',
+    pix = d.cfg.output == 'pixel'
+    rows.append(dict(stage='head', resolution=f'{H >> D}x{W >> D}' if pix else '1x1', channels=f'{c[-1]} -> 1',
+                     block='ReLU, SN linear at every position' if pix else 'ReLU, sum pool, SN linear',
                      attention='', params=n_params(d.linear)))
     return pd.DataFrame(rows).set_index('stage')

@@ -20,9 +20,14 @@ from .step import _r1
 from .fitting import Callback
 
 # %% auto #0
-__all__ = ['PSEUDO_IGNORE', 'UnlabeledFolder', 'folder_mpp', 'check_resolution', 'pseudo_labels', 'semi_step', 'Unlabeled']
+__all__ = ['PSEUDO_IGNORE', 'strong_jitter', 'UnlabeledFolder', 'folder_mpp', 'check_resolution', 'pseudo_labels', 'semi_step',
+           'Unlabeled']
 
 # %% ../nbs/28_semi.ipynb #df8b4f51
+def strong_jitter(img:Tensor)->Tensor:
+    "A harder colouring than training's usual jitter (stain amounts ±15 %, hue ±0.04 turn, saturation ±30 %, brightness ±20 %): the strong view."
+    return hsv_jitter(stain_jitter(img, sigma=0.15, bias=0.05), hue=0.04, sat=0.3, val=0.2)
+
 def _scan_unlabeled(root, class_map=None)->tuple[list[str], list[tuple[Path, Path|None]]]:
     "(problems, [(image, mask or None)]) of one unlabeled folder: images in `root/images` (or `root` itself), masks from `root/masks` where present."
     root = Path(root)
@@ -37,11 +42,12 @@ def _scan_unlabeled(root, class_map=None)->tuple[list[str], list[tuple[Path, Pat
 class UnlabeledFolder(Dataset):
     """Folders of unlabeled tiles as a Dataset of (image float32 (3, crop, crop) in [0, 1], truth int64 (crop, crop)):
     random crops, flips, rotations and stain jitter as `SegFolder`'s; the truth is the mask where the folder has one (only
-    ever used to score pseudo-labels), else -1 everywhere. Every unreadable image is reported at once (`DatasetError`)."""
-    def __init__(self, roots, crop:int=128, augment:bool=True, class_map=None):
+    ever used to score pseudo-labels), else -1 everywhere. Every unreadable image is reported at once (`DatasetError`).
+    `views='weak_strong'` adds a third item, the same crop without colour jitter, and jitters the first one harder."""
+    def __init__(self, roots, crop:int=128, augment:bool=True, class_map=None, views:str='same'):
         from sagan_seg.core import DEFAULT_CLASS_MAP
         self.roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
-        self.crop, self.augment, self.class_map = int(crop), augment, class_map or DEFAULT_CLASS_MAP
+        self.crop, self.augment, self.class_map, self.views = int(crop), augment, class_map or DEFAULT_CLASS_MAP, views
         probs, self.files, self.arrays = [], [], []
         for r in self.roots:
             p, items = _scan_unlabeled(r); probs += p; self.files += items
@@ -67,7 +73,10 @@ class UnlabeledFolder(Dataset):
         im, mk = image_to_tensor(img[y:y + c, x:x + c]), torch.from_numpy(msk[y:y + c, x:x + c].astype(np.int64))
         if self.augment:
             k, f = torch.randint(4, ()).item(), bool(torch.randint(2, ()).item())
-            im, mk = hsv_jitter(stain_jitter(dihedral(im, k, f))), dihedral(mk, k, f)
+            im, mk = dihedral(im, k, f), dihedral(mk, k, f)
+        if self.views == 'weak_strong':                                             # the same pixels, two colourings
+            return strong_jitter(im).contiguous(), mk.contiguous(), im.contiguous()
+        if self.augment: im = hsv_jitter(stain_jitter(im))
         return im.contiguous(), mk.contiguous()
     @property
     def known(self)->int: return sum(m is not None for _, m in self.arrays)
@@ -100,9 +109,9 @@ PSEUDO_IGNORE = -1     # the label of a pixel that is not a pseudo-label
 def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabeled tiles (detached)
                   mode:str,                 # 'none', 'softmax', 'disc' or 'both' (`TrainConfig.pseudo`)
                   confidence:float=0.9,     # 'softmax'/'both': the top class probability a pixel needs
-                  d_u:Tensor|None=None,     # (Bu,) D's scores on the unlabeled pairs ('disc'/'both')
-                  d_real:Tensor|None=None,  # (B,) D's scores on the step's labeled, real pairs
-                  rank:float=0.5,           # a tile is trusted when d_u >= this quantile of d_real
+                  d_u:Tensor|None=None,     # (Bu,) D's scores on the unlabeled pairs ('disc'/'both'), or (Bu, h, w) from a pixel D
+                  d_real:Tensor|None=None,  # (B,) or (B, h, w): D's scores on the step's labeled, real pairs
+                  rank:float=0.5,           # a tile (a pixel) is trusted when its score >= this quantile of d_real's
                  )->tuple[Tensor, Tensor]:  # targets (Bu, H, W) int64 with PSEUDO_IGNORE where not trusted, trusted (Bu, H, W) bool
     "G's argmax as targets where `mode` trusts it."
     p = logits_u.float().softmax(1)
@@ -110,8 +119,11 @@ def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabe
     trusted = torch.zeros_like(lab, dtype=torch.bool) if mode == 'none' else torch.ones_like(lab, dtype=torch.bool)
     if mode in ('softmax', 'both'): trusted &= conf >= confidence
     if mode in ('disc', 'both'):
-        tile = d_u.float() >= torch.quantile(d_real.float(), rank)             # (Bu,) a rank, not a probability
-        trusted &= tile[:, None, None]
+        s = d_u.float()                                                        # a rank, not a probability:
+        bar = torch.quantile(d_real.float().flatten(), rank)                   # among the real pairs' (or real pixels') scores
+        if s.ndim == 3: s = F.interpolate(s[:, None], size=lab.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
+        else: s = s[:, None, None]                                             # an image-level D: the tile's score at every pixel
+        trusted &= s >= bar
     return torch.where(trusted, lab, torch.full_like(lab, PSEUDO_IGNORE)), trusted
 
 # %% ../nbs/28_semi.ipynb #2fde5723
@@ -156,6 +168,7 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
               check=lambda name, value: None, t:float=0.0, step:int=0,
               xu:Tensor|None=None,  # (Bu, 3, H, W) unlabeled images
               yu:Tensor|None=None,  # (Bu, H, W) their truth where known (-1 elsewhere): scores the pseudo-labels, never trained on
+              xw:Tensor|None=None,  # (Bu, 3, H, W) the weak view of `xu` (`pseudo_views='weak_strong'`): pseudo-labels come from it
              )->dict[str, float]:
     "One step of the semi-supervised game (`train_step`'s signature, plus the unlabeled batch); returns the losses and diagnostics."
     dev, B, logs = x.device, x.shape[0], {}
@@ -172,8 +185,14 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
     if mode in ('disc', 'both') and _dist_on():                                # rank against the whole batch's real pairs
         parts = [torch.empty_like(d_real) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, d_real.contiguous()); d_real = torch.cat(parts)
-    target, trusted = pseudo_labels(logits_u.detach(), mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank)
-    logs.update(_pseudo_logs(logits_u.detach(), trusted, yu))
+    src = logits_u.detach()
+    if xw is not None and mode != 'none':                                      # the weak view decides, the strong view learns
+        Gm, Dm = unwrap(G), unwrap(D)
+        with torch.no_grad(), autocast(amp, dev):
+            src = Gm(xw).float()
+            if mode in ('disc', 'both'): d_u = Dm(xw, Dm.fake_map(src)).float()
+    target, trusted = pseudo_labels(src, mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank)
+    logs.update(_pseudo_logs(src, trusted, yu))
     ramp = cfg.d_every * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
     with autocast(amp, dev):
         pix = pixel_loss(logits, y, class_weights, cfg.ce, cfg.dice)
@@ -207,7 +226,7 @@ class Unlabeled(Callback):
         if unknown: warn(f"the µm/px of {', '.join(map(str, [cfg.data] if mpp is None else unknown))} is unknown, so the unlabeled tiles' "
                          'resolution cannot be checked against the labeled ones (cut both with sagan-seg tiles --mpp)')
         ds = getattr(run.train_ds, 'dataset', run.train_ds)
-        self.ds = UnlabeledFolder(cfg.unlabeled, crop=cfg.crop, augment=cfg.augment, class_map=getattr(ds, 'class_map', None))
+        self.ds = UnlabeledFolder(cfg.unlabeled, crop=cfg.crop, augment=cfg.augment, class_map=getattr(ds, 'class_map', None), views=cfg.pseudo_views)
         self.bs = cfg.unlabeled_batch or cfg.batch_size
         if self.bs % run.world: raise ConfigError(f'unlabeled_batch {self.bs} is not divisible by the {run.world} processes')
         old = run.extra.get('unlabeled')
@@ -222,9 +241,9 @@ class Unlabeled(Callback):
     def before_epoch(self, run):
         self.items.set_epoch(run.epoch); self.sampler.set_epoch(run.epoch); self.it = iter(self.dl)
     def before_step(self, run):
-        xu, yu = next(self.it)
-        xu = xu.to(run.device, non_blocking=True)
-        self.xu, self.yu = (xu.contiguous(memory_format=torch.channels_last) if run.channels_last else xu), yu.to(run.device)
-    def step(self, *a, **kw): return semi_step(*a, xu=self.xu, yu=self.yu, **kw)
+        xu, yu, *xw = next(self.it)
+        put = lambda v: (lambda v: v.contiguous(memory_format=torch.channels_last) if run.channels_last else v)(v.to(run.device, non_blocking=True))
+        self.xu, self.yu, self.xw = put(xu), yu.to(run.device), (put(xw[0]) if xw else None)
+    def step(self, *a, **kw): return semi_step(*a, xu=self.xu, yu=self.yu, xw=self.xw, **kw)
     def after_epoch(self, run):
         run.extra['unlabeled'] = dict(tiles=len(self.ds), epoch=run.epoch + 1, batch=self.bs, folders=[str(r) for r in self.ds.roots])

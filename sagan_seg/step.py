@@ -54,7 +54,9 @@ def _r1(D:nn.Module, x:Tensor, real:Tensor)->Tensor:
     layers = [m for m in unwrap(D).modules() if isinstance(m, SelfAttention2d)]
     was = [m.efficient for m in layers]
     for m in layers: m.efficient = False          # SDPA's CPU kernels have no double backward: the naive path, same output
-    try: s = D(xi, real).float().sum()
+    try:
+        s = D(xi, real).float()                                    # (B,), or (B, h, w) from a pixel D: its mean per pair
+        s = (s.flatten(1).mean(1) if s.ndim > 1 else s).sum()
     finally:
         for m, w in zip(layers, was): m.efficient = w
     ins = [real] + ([xi] if xi.requires_grad else [])

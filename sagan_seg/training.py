@@ -80,11 +80,12 @@ class TrainConfig:
     unlabeled:list[str]|None=None  # folders of unlabeled tiles (`sagan-seg tiles` without annotations, or any folder of images) for semi-supervised training (`28_semi`), at the labeled tiles' µm/px
     unlabeled_batch:int|None=None  # unlabeled tiles per step (None = batch_size)
     lambda_adv_u:float=0.01  # weight of the adversarial term on the unlabeled tiles' predictions (needs gan; 0 = off)
-    pseudo:str='none'  # self-training on unlabeled tiles: 'none'; 'softmax' (pixels whose top probability >= pseudo_confidence); 'disc' (whole tiles D scores at least as real as the pseudo_rank quantile of the step's labeled pairs); 'both' (such tiles' confident pixels)
+    pseudo:str='none'  # self-training on unlabeled tiles: 'none'; 'softmax' (pixels whose top probability >= pseudo_confidence); 'disc' (whole tiles D scores at least as real as the pseudo_rank quantile of the step's labeled pairs; pixels, with discriminator.output='pixel'); 'both' (such tiles' confident pixels)
     pseudo_confidence:float=0.9  # 'softmax'/'both': a pixel's top class probability needed for it to be a pseudo-label
     pseudo_rank:float=0.5  # 'disc'/'both': a tile is trusted when D's hinge score on it is at least this quantile of its scores on the step's labeled (real) pairs
     lambda_pseudo:float=1.0  # weight of the cross-entropy on trusted pseudo-labels
     pseudo_start:float=0.3  # share of the run before pseudo-labels start (a warm-up on the labeled tiles)
+    pseudo_views:str='same'  # 'same': pseudo-labels from G's prediction on the very view it then trains on (Hung et al., s4GAN); 'weak_strong': chosen on the tile without colour jitter, trained on a strongly jittered copy (FixMatch's consistency)
     mpp:float|None=None  # µm/px the training tiles were cut at, recorded in checkpoints: predict reads slides at it (None: unknown; the CLI takes it from DATA/tiles.json)
     generator:GeneratorConfig=field(default_factory=GeneratorConfig)
     discriminator:DiscriminatorConfig=field(default_factory=DiscriminatorConfig)
@@ -168,6 +169,7 @@ class TrainConfig:
         need(0 < self.pseudo_confidence <= 1, f'pseudo_confidence must be in (0, 1], got {self.pseudo_confidence!r}')
         need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
         need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
+        need(self.pseudo_views in ('same', 'weak_strong'), f"pseudo_views must be 'same' or 'weak_strong', got {self.pseudo_views!r}")
 
     def validate(self)->TrainConfig:
         "Raise `ConfigError` listing every problem of `problems()`; return self when there is none."

@@ -136,6 +136,11 @@ def test_recipe_choice_and_tta_lines_match_the_csv():
         assert printed('19_paper', f'  {rec:14s} minus old').endswith(f'test {want}'), rec
         assert f'`{rec}` {want} (n={len(d)})' in (ROOT/'README.md').read_text(encoding='utf-8'), rec
 
+# the comparisons README lists (the notebook prints them all)
+README_SEMI = {('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('adv', 'sup'), ('semi_r0', 'semi'), ('all', 'semi'),
+               ('semi_pix', 'semi'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'), ('fix_semi', 'sup'), ('fix_semi', 'fix_self'), ('fix_self', 'self'),
+               ('fix_semi', 'sup2x'), ('all', 'fix_semi')}
+
 def test_semi_lines_match_the_csv():
     "28_semi's printed paired differences, and README's, are what an independent computation from semi_supervised.csv gives."
     ss = pd.read_csv(RESULTS/'semi_supervised.csv')
@@ -143,11 +148,14 @@ def test_semi_lines_match_the_csv():
     pick = lambda c, frac: ss[(ss.cond == c) & ((ss.frac == frac) | (c == 'all'))].set_index('seed').macro_f1
     checked = 0
     for frac in sorted(set(ss.frac) - {1}):
-        for a, b in (('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('adv', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('all', 'semi')):
+        for a, b in (('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('adv', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('all', 'semi'),
+                     ('semi_pix', 'semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('semi_pix', 'sup2x'), ('sup_pix', 'sup'), ('semi_pix', 'sup_pix'), ('all', 'semi_pix'),
+                     ('semi_pix_st', 'semi_pix'), ('semi_pix_st', 'sup'), ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'),
+                     ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi')):
             d = (pick(a, frac) - pick(b, frac)).dropna()
             if len(d) < 2: continue
             want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
             assert want in printed('28_semi', f'1/{frac} {a} - {b}:'), (frac, a, b, want)
-            assert f'{want} (n={len(d)})' in readme, (frac, a, b, want)
+            if (a, b) in README_SEMI: assert f'{want} (n={len(d)})' in readme, (frac, a, b, want)
             checked += 1
     assert checked >= 4

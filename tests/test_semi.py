@@ -40,6 +40,20 @@ def test_train_unlabeled_and_resume_exactly(semi, tmp_path):
     for key in ('generator', 'discriminator'):
         assert all(torch.equal(ck[key][k], b[key][k]) for k in ck[key]), key
 
+def test_pixel_discriminator_end_to_end_and_resume_exactly(semi, tmp_path):
+    "`--disc-output pixel` with two views: D's score map selects pixels of the plain view; the checkpoint records both, and a stopped run resumes to the same weights."
+    o = opts(semi, '--disc-output', 'pixel', '--r1-gamma', '1', '--pseudo-views', 'weak_strong')
+    r = sagan('train', *o, '--out', tmp_path/'straight'); assert r.returncode == 0, r.stderr
+    ck = torch.load(tmp_path/'straight'/'last.pt', weights_only=True)
+    assert ck['config']['discriminator']['output'] == 'pixel' and ck['discriminator']['linear.bias'].shape == (1,)
+    assert ck['config']['pseudo_views'] == 'weak_strong'
+    assert 'semi_trusted' in (tmp_path/'straight'/'history.csv').read_text().splitlines()[0]
+    r = sagan('train', *o, '--out', tmp_path/'resumed', '--stop-after', '1'); assert r.returncode == 0, r.stderr
+    r = sagan('train', *o, '--out', tmp_path/'resumed', '--resume'); assert r.returncode == 0, r.stderr
+    b = torch.load(tmp_path/'resumed'/'last.pt', weights_only=True)
+    for key in ('generator', 'discriminator'):
+        assert all(torch.equal(ck[key][k], b[key][k]) for k in ck[key]), key
+
 def test_resolution_mismatch_refused_naming_both(semi, tmp_path):
     r = sagan('train', *opts(semi)[:5], '0.5', *opts(semi)[6:], '--out', tmp_path/'m')
     assert_clean_error(r, str(semi/'pool'), 'cut at 1 µm/px', 'at 0.5 µm/px')

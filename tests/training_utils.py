@@ -15,7 +15,7 @@ def tiny_dataset(root: Path, n: int = 10, size: int = 64, seed: int = 0) -> Path
 def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
     "A training config small enough for an epoch to take well under a second on a CPU."
     g = GeneratorConfig(depth=2, base_width=8, attn_levels=('bottleneck',), norm=kw.pop('norm', 'batch'))
-    d = DiscriminatorConfig(depth=2, base_width=8, attn_level=1, real_noise=kw.pop('real_noise', 0.1))
+    d = DiscriminatorConfig(depth=2, base_width=8, attn_level=1, real_noise=kw.pop('real_noise', 0.1), output=kw.pop('disc_output', 'image'))
     base = dict(data=str(data), out=str(out), epochs=4, batch_size=4, crop=32, lr_g=2e-3, lr_d=4e-3, lambda_adv=0.05,
                 generator=g, discriminator=d, progress=False, device='cpu')
     base.update(kw)
