@@ -96,7 +96,7 @@ def run_fast(*nbs):
         path = Path(path).resolve(); nb = read_nb(path); here = os.getcwd()
         os.chdir(path.parent)
         try:
-            sh = CaptureShell()
+            sh = CaptureShell(mpl_format='png')      # execnb's default, 'retina', draws every figure at twice the pixels `run` gives
             sh.run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type == 'code' and re.search(r'^#\|\s*slow\b', c.source, re.M) is not None)
         finally: os.chdir(here)
         write_nb(nb, path)
