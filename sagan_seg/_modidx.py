@@ -554,6 +554,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'sagan_seg.regions.region_of': ('regions.html#region_of', 'sagan_seg/regions.py'),
                                    'sagan_seg.regions.rim_band': ('regions.html#rim_band', 'sagan_seg/regions.py')},
             'sagan_seg.semi': { 'sagan_seg.semi.Unlabeled': ('semi.html#unlabeled', 'sagan_seg/semi.py'),
+                                'sagan_seg.semi.Unlabeled._put': ('semi.html#unlabeled._put', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.Unlabeled.after_epoch': ('semi.html#unlabeled.after_epoch', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.Unlabeled.before_epoch': ('semi.html#unlabeled.before_epoch', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.Unlabeled.before_fit': ('semi.html#unlabeled.before_fit', 'sagan_seg/semi.py'),

@@ -177,20 +177,19 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
     d_real = d_u = None
     if game: d_real, d_u = _play(D, opt_d, scaler_d, x, y, xu, logits, logits_u, cfg, amp, check, t, step, logs)
     mode = cfg.pseudo if t >= cfg.pseudo_start else 'none'                    # warm-up: no pseudo-labels yet
-    if mode in ('disc', 'both') and d_u is None:                               # a step without the game: score without updating
+    src, xs, weak = logits_u.detach(), xu, xw is not None and mode != 'none'  # the prediction that sets the targets, its tiles
+    if weak:                                                                   # two views: the weak view decides, the strong one learns
+        with torch.no_grad(), autocast(amp, dev): src, xs = unwrap(G)(xw).float(), xw
+    if mode in ('disc', 'both') and (d_u is None or weak):                     # D's scores without updating it (no game this step, or the weak view)
         Dm = unwrap(D)
         with torch.no_grad(), autocast(amp, dev):
-            s = Dm(torch.cat([x, xu]), torch.cat([Dm.real_map(y), Dm.fake_map(logits_u.detach().float())])).float()
-        d_real, d_u = s.split([B, xu.shape[0]])
+            if d_real is None:
+                s = Dm(torch.cat([x, xs]), torch.cat([Dm.real_map(y), Dm.fake_map(src.float())])).float()
+                d_real, d_u = s.split([B, xs.shape[0]])
+            else: d_u = Dm(xs, Dm.fake_map(src.float())).float()
     if mode in ('disc', 'both') and _dist_on():                                # rank against the whole batch's real pairs
         parts = [torch.empty_like(d_real) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, d_real.contiguous()); d_real = torch.cat(parts)
-    src = logits_u.detach()
-    if xw is not None and mode != 'none':                                      # the weak view decides, the strong view learns
-        Gm, Dm = unwrap(G), unwrap(D)
-        with torch.no_grad(), autocast(amp, dev):
-            src = Gm(xw).float()
-            if mode in ('disc', 'both'): d_u = Dm(xw, Dm.fake_map(src)).float()
     target, trusted = pseudo_labels(src, mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank)
     logs.update(_pseudo_logs(src, trusted, yu))
     ramp = cfg.d_every * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
@@ -241,9 +240,11 @@ class Unlabeled(Callback):
     def before_epoch(self, run):
         self.items.set_epoch(run.epoch); self.sampler.set_epoch(run.epoch); self.it = iter(self.dl)
     def before_step(self, run):
-        xu, yu, *xw = next(self.it)
-        put = lambda v: (lambda v: v.contiguous(memory_format=torch.channels_last) if run.channels_last else v)(v.to(run.device, non_blocking=True))
-        self.xu, self.yu, self.xw = put(xu), yu.to(run.device), (put(xw[0]) if xw else None)
+        xu, yu, *xw = next(self.it)                                        # xw: the weak view, with pseudo_views='weak_strong'
+        self.xu, self.yu, self.xw = self._put(run, xu), yu.to(run.device), (self._put(run, xw[0]) if xw else None)
+    def _put(self, run, v):
+        v = v.to(run.device, non_blocking=True)
+        return v.contiguous(memory_format=torch.channels_last) if run.channels_last else v
     def step(self, *a, **kw): return semi_step(*a, xu=self.xu, yu=self.yu, xw=self.xw, **kw)
     def after_epoch(self, run):
         run.extra['unlabeled'] = dict(tiles=len(self.ds), epoch=run.epoch + 1, batch=self.bs, folders=[str(r) for r in self.ds.roots])
