@@ -42,6 +42,8 @@ BENCHES = {  # name -> (script, extra arguments, one-line description)
     'tta_cost': ('tta_cost.py', ['--repeats', '2'], 'test-time augmentation (8 dihedral views) on a whole slide: time against plain prediction'),
     # semi_supervised.py trains one (condition, fraction, seed) per call, two at a time; run_all collects them
     'semi_supervised': ('semi_supervised.py', ['--collect'], 'semi-supervised training at 1/8 and 1/4 (and 1/32) of the labels: supervised, self-training, D-driven (image-level and pixel D, one or two views), all labels; the judge and step times'),
+    # semi_shift.py trains one (condition, seed) per call, two at a time; run_all collects them
+    'semi_shift': ('semi_shift.py', ['--collect'], "semi-supervised adaptation: every label from one cohort, the unlabeled pool and the test from another (larger glomeruli); self-training, the pixel D, D's adversarial term alone, target labels"),
     'demo_budget': ('demo_budget.py', ['--steps', '3042', '6084', '--seeds', '0', '1'], "the demo's configuration at 2x and 4x its 10-minute steps: what reaches the target"),
 }
 

@@ -19,6 +19,8 @@ two generated slides cut by `tiles.write_unlabeled_tiles` at the same 0.5 µm/px
   labeled ones) and self-training on the tiles D scores at least as real as the median labeled pair (`pseudo='disc'`);
 - `all`  (d): the demo's SAGAN on all 256 labeled tiles;
 - `sup2x`: (a) at twice the steps, about the minutes (b) and (c) take (equal time, not equal steps);
+- `all2x`: (d) at twice the steps, run last: paired with `sup2x`, what masks on the whole pool would add at the minutes
+  (b) and (c) take: in practice a ceiling on what pseudo-labels on the pool could add at equal time;
 - `adv`: (a) plus D's adversarial term on the pool, no pseudo-labels (which half of (c) does the work);
 - `semi_r0`: (c) with the bar lowered to D's least real labeled pair (`pseudo_rank=0`), added after (c) was measured
   to trust a few percent of the pool: a test of whether that share is what holds (c) back, not a tuned setting;
@@ -76,9 +78,11 @@ CONDITIONS = {
     'fix_semi': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.01, disc=dict(output='pixel'), pseudo_views='weak_strong'), True,
                  "(c) with two views: the pixel D (chosen over the image-level one on validation) judges G's prediction on the plain tile; G learns it on the jittered copy"),
     'sup2x': (dict(), False, "(a) at twice the steps: about the minutes of (b) and (c), whose steps cost about twice (a)'s"),
+    'all2x': (dict(), False, "(d) at twice the steps: against `sup2x`, what labels on the whole pool give at (c)'s minutes (the most any pseudo-label could)"),
 }
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi')   # the discriminator-driven runs: validation picks which one is (c)
-STEPS_MULT = {'sup2x': 2}     # equal time, not equal steps: the control for what (b) and (c) spend
+ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
+STEPS_MULT = {'sup2x': 2, 'all2x': 2}     # equal time, not equal steps: the control for what (b) and (c) spend
 
 
 def _link(src: Path, dst: Path):
@@ -123,15 +127,16 @@ def one_run(root: Path, cond: str, frac: int, seed: int, steps: int, evals: int)
     tr, uses_pool, _ = CONDITIONS[cond]
     steps *= STEPS_MULT.get(cond, 1)
     f = prepare(root, seed, frac)
-    out = root / (f'{cond}_s{seed}' if cond == 'all' else f'{cond}_f{frac}_s{seed}')
-    data = f['all'] if cond == 'all' else f['lab']
+    every = cond in ALL_LABELS
+    out = root / (f'{cond}_s{seed}' if every else f'{cond}_f{frac}_s{seed}')
+    data = f['all'] if every else f['lab']
     pool = dict(unlabeled=[str(f['pool']), str(f['slides'])], pseudo_start=0.3) if uses_pool else {}
     cfg = demo_config(data, f['val'], out, seed, epochs=evals, steps_per_epoch=math.ceil(steps / evals), progress=False,
                       layout='channels_last', amp='none', mpp=MPP, **pool, **tr)
     t0 = time.time()
     hist = fit(cfg)
     G = load_generator(out / 'best.pt')
-    row = dict(cond=cond, frac=1 if cond == 'all' else frac, seed=seed, steps=int(hist.step.iloc[-1]), minutes=round((time.time() - t0) / 60, 2),
+    row = dict(cond=cond, frac=1 if every else frac, seed=seed, steps=int(hist.step.iloc[-1]), minutes=round((time.time() - t0) / 60, 2),
                s_per_step=round(float(hist.seconds.sum() / hist.step.iloc[-1]), 4), best_epoch=int(hist.val_f1.idxmax()) + 1,
                val_macro_f1=round(float(hist.val_f1.max()), 4), labeled_tiles=len(list((Path(data) / 'images').glob('*.png'))))
     h = headline(score_test_split(G, f['test'])[0])           # the test split: read once, by the checkpoint validation chose
@@ -224,8 +229,8 @@ def step_times(root: Path, conds=('sup', 'semi', 'semi_pix', 'fix_self', 'fix_se
 
 
 def paired(df: pd.DataFrame, a: str, b: str, col: str, frac: int) -> dict:
-    "Mean and standard error over seeds of `col`(a) - `col`(b) at labeled fraction 1/`frac` ('all' runs pair with every fraction)."
-    pick = lambda c: df[(df.cond == c) & ((df.frac == frac) | (c == 'all'))].set_index('seed')[col]
+    "Mean and standard error over seeds of `col`(a) - `col`(b) at labeled fraction 1/`frac` (all-label runs pair with every fraction)."
+    pick = lambda c: df[(df.cond == c) & ((df.frac == frac) | (c in ALL_LABELS))].set_index('seed')[col]
     d = (pick(a) - pick(b)).dropna()
     se = d.std(ddof=1) / len(d) ** 0.5 if len(d) > 1 else float('nan')
     return dict(comparison=f'{a} - {b}', frac=f'1/{frac}', metric='test' if col == 'macro_f1' else 'validation', seeds=len(d), mean=round(d.mean(), 4), se=round(se, 4),
@@ -234,10 +239,11 @@ def paired(df: pd.DataFrame, a: str, b: str, col: str, frac: int) -> dict:
 
 def collect(root: Path, out: str) -> str:
     from sagan_seg.metrics import table_markdown
-    rows = [json.loads(p.read_text()) for p in sorted(root.glob('*/test.json'))]
+    mine = lambda name: sorted(p for p in root.glob(f'*/{name}') if not p.parent.name.startswith('shift_'))   # semi_shift.py's runs share the folder
+    rows = [json.loads(p.read_text()) for p in mine('test.json')]
     df = pd.DataFrame(rows).sort_values(['frac', 'cond', 'seed'])
     df.to_csv(RESULTS / 'semi_supervised.csv', index=False)
-    pd.concat([pd.read_csv(p) for p in sorted(root.glob('*/curve.csv'))], ignore_index=True).to_csv(RESULTS / 'semi_supervised_curves.csv', index=False)
+    pd.concat([pd.read_csv(p) for p in mine('curve.csv')], ignore_index=True).to_csv(RESULTS / 'semi_supervised_curves.csv', index=False)
     cols = [c for c in ('val_macro_f1', 'macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'last_semi_trusted', 'last_semi_pseudo_acc',
                         'last_semi_pseudo_acc_fg', 'last_semi_acc_all', 's_per_step') if c in df]
     g = df.groupby(['frac', 'cond'])
@@ -246,9 +252,11 @@ def collect(root: Path, out: str) -> str:
     comps = [('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('both', 'sup'), ('adv', 'sup'), ('all', 'semi'),
              ('semi_pix', 'semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('semi_pix', 'sup2x'), ('sup_pix', 'sup'), ('semi_pix', 'sup_pix'), ('all', 'semi_pix'),
              ('semi_pix_st', 'semi_pix'), ('semi_pix_st', 'sup'), ('semi_pix_st', 'self'), ('semi_pix_st', 'sup2x'), ('all', 'semi_pix_st'),
-             ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi')]
+             ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'),
+             ('all2x', 'sup2x')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
+    pairs = pairs[pairs.seeds > 0]                     # a pair whose conditions ran at other fractions only: no row
     pairs.to_csv(RESULTS / 'semi_supervised_pairs.csv', index=False)
     # which variant is (c): the highest mean validation macro F1 at 1/8 over the same seeds (never the test split)
     v8 = df[(df.frac == 8) & df.cond.isin(C_VARIANTS)].groupby('cond').agg(val_macro_f1=('val_macro_f1', 'mean'), seeds=('seed', 'count'))
@@ -266,7 +274,7 @@ def collect(root: Path, out: str) -> str:
         'Command: `python benchmarks/semi_supervised.py --collect` after one `python benchmarks/semi_supervised.py --cond C --frac F --seed S` call per run  ',
         f'Machine: {machine_line(threads=False)}, 1 thread per run, two runs at a time; load average {load_avg()} at collection  ',
         f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ',
-        f"The demo's model and splits; {int(df[df.cond != 'sup2x'].steps.max())} generator steps per run (`sup2x`: twice), 6 validation points, the best checkpointed "
+        f"The demo's model and splits; {int(df[~df.cond.isin(list(STEPS_MULT))].steps.max())} generator steps per run (`sup2x`: twice), 6 validation points, the best checkpointed "
         'and calibrated on validation; the test split read once per run. Conditions:', '',
         *[f'- `{k}`: {v[2]}' for k, v in CONDITIONS.items() if k in set(df.cond)], '',
         'Mean ± sd over seeds (frac 1 = all labels; `last_semi_*`: the last epoch\'s share of unlabeled pixels trusted and the '

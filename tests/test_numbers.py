@@ -139,23 +139,41 @@ def test_recipe_choice_and_tta_lines_match_the_csv():
 # the comparisons README lists (the notebook prints them all)
 README_SEMI = {('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('adv', 'sup'), ('semi_r0', 'semi'), ('all', 'semi'),
                ('semi_pix', 'semi'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'), ('fix_semi', 'sup'), ('fix_semi', 'fix_self'), ('fix_self', 'self'),
-               ('fix_semi', 'sup2x'), ('all', 'fix_semi')}
+               ('fix_semi', 'sup2x'), ('all', 'fix_semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('all', 'semi_pix'), ('all2x', 'sup2x')}
 
 def test_semi_lines_match_the_csv():
     "28_semi's printed paired differences, and README's, are what an independent computation from semi_supervised.csv gives."
     ss = pd.read_csv(RESULTS/'semi_supervised.csv')
     readme = (ROOT/'README.md').read_text(encoding='utf-8')
-    pick = lambda c, frac: ss[(ss.cond == c) & ((ss.frac == frac) | (c == 'all'))].set_index('seed').macro_f1
+    pick = lambda c, frac: ss[(ss.cond == c) & ((ss.frac == frac) | (c in ('all', 'all2x')))].set_index('seed').macro_f1
     checked = 0
     for frac in sorted(set(ss.frac) - {1}):
         for a, b in (('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('adv', 'sup'), ('semi_r0', 'sup'), ('semi_r0', 'semi'), ('all', 'semi'),
                      ('semi_pix', 'semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('semi_pix', 'sup2x'), ('sup_pix', 'sup'), ('semi_pix', 'sup_pix'), ('all', 'semi_pix'),
                      ('semi_pix_st', 'semi_pix'), ('semi_pix_st', 'sup'), ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'),
-                     ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi')):
+                     ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'), ('all2x', 'sup2x')):
             d = (pick(a, frac) - pick(b, frac)).dropna()
             if len(d) < 2: continue
             want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
             assert want in printed('28_semi', f'1/{frac} {a} - {b}:'), (frac, a, b, want)
             if (a, b) in README_SEMI: assert f'{want} (n={len(d)})' in readme, (frac, a, b, want)
+            checked += 1
+    assert checked >= 4
+
+def test_shift_lines_match_the_csv():
+    "28_semi's printed paired differences for the other cohort, and README's, are what an independent computation from semi_shift.csv gives."
+    sh = pd.read_csv(RESULTS/'semi_shift.csv')
+    readme = (ROOT/'README.md').read_text(encoding='utf-8')
+    checked = 0
+    for col, metric in (('macro_f1', 'target test'), ('pool_macro_f1', 'target pool'), ('macro_f1_src', 'source test')):
+        pick = lambda c: sh[sh.cond == c].set_index('seed')[col]
+        for a, b in (('self', 'src'), ('semi_pix', 'src'), ('src2x', 'src'), ('semi_pix', 'src2x'), ('adv_pix', 'src'), ('semi_pix', 'self'), ('adv_pix', 'self'), ('semi_pix', 'adv_pix'),
+                     ('oracle', 'src'), ('oracle', 'semi_pix')):
+            d = (pick(a) - pick(b)).dropna()
+            if len(d) < 2: continue
+            want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+            assert want in printed('28_semi', f'{metric} {a} - {b}:'), (metric, a, b, want)
+            if metric == 'target test' and (a, b) in {('semi_pix', 'src'), ('semi_pix', 'src2x'), ('self', 'src'), ('adv_pix', 'src'), ('semi_pix', 'self'), ('oracle', 'src')}:
+                assert f'{want} (n={len(d)})' in readme, (a, b, want)
             checked += 1
     assert checked >= 4

@@ -166,7 +166,9 @@ def semi_numbers()->dict:
              'semi_pix - semi': 'a pixel D (its score map selects pixels) minus the image-level D', 'sup_pix - sup': '(a) with the pixel D minus (a)',
              'semi_pix_st - semi_pix': "the pixel D shown G's argmax instead of its softmax, minus the pixel D",
              'fix_semi - sup': 'pixel D with two views (`fix_semi`) minus (a)', 'fix_semi - fix_self': '`fix_semi` minus self-training with two views (`fix_self`)',
-             'fix_self - self': '`fix_self` minus (b)', 'fix_semi - sup2x': '`fix_semi` minus (a) at equal time', 'all - fix_semi': '(d) minus `fix_semi`'}
+             'fix_self - self': '`fix_self` minus (b)', 'fix_semi - sup2x': '`fix_semi` minus (a) at equal time', 'all - fix_semi': '(d) minus `fix_semi`',
+             'semi_pix - sup': 'the pixel-D (c) minus (a)', 'semi_pix - self': 'the pixel-D (c) minus (b)', 'all - semi_pix': '(d) minus the pixel-D (c)',
+             'all2x - sup2x': 'all labels minus 1/8 of them, both at twice the steps'}
     fracs = sorted({f for f, _ in pr.index}, key=lambda f: -int(f.split('/')[1]))
     lines = '\n'.join(f'- at {f} of the labels: ' + '; '.join(f'{n} {pair(f, k)}' for k, n in names.items() if pair(f, k)) + '.' for f in fracs)
     r8 = pr.loc[('1/8', f'{c} - sup')]
@@ -186,8 +188,31 @@ def semi_numbers()->dict:
     flags = {'semi': '--pseudo disc', 'semi_pix': '--pseudo disc --disc-output pixel', 'fix_semi': '--pseudo disc --disc-output pixel --pseudo-views weak_strong'}
     small = [f"{'the image-level' if k == 'semi' else 'the pixel'} D's run minus (a) {pair('1/32', f'{k} - sup')}" for k in ('semi', 'semi_pix') if pair('1/32', f'{k} - sup')]
     small = f"With fewer labels (1/32), where (d) is far ahead: {listing(small)}." if small else ''
-    return dict(semi_steps=f"{int(ss[ss.cond != 'sup2x'].steps.max()):,}", semi_seeds=listing(str(s) for s in sorted(ss.seed.unique())),
+    return dict(semi_steps=f"{int(ss[~ss.cond.isin(['sup2x', 'all2x'])].steps.max()):,}", semi_seeds=listing(str(s) for s in sorted(ss.seed.unique())),
                 semi_lines=lines, semi_verdict=verdict, semi_readme=short, semi_flags=flags.get(c, '--pseudo disc'), semi_small=small)
+
+def shift_numbers()->dict:
+    "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
+    import pandas as pd
+    sh, pr = pd.read_csv(RESULTS/'semi_shift.csv'), pd.read_csv(RESULTS/'semi_shift_pairs.csv')
+    pr = pr[(pr.metric == 'target test') & (pr.seeds > 1)].set_index('comparison')
+    names = {'semi_pix - src': "the pixel-D (c) minus (a)", 'semi_pix - src2x': '(c) minus (a) at twice the steps (equal time)', 'self - src': '(b) minus (a)', 'adv_pix - src': "D's adversarial term alone minus (a)",
+             'semi_pix - self': '(c) minus (b)', 'oracle - src': 'target labels (d) minus (a)'}
+    pair = lambda k: f"{pr.loc[k]['mean']:+.4f} ± {pr.loc[k].se:.4f} (n={pr.loc[k].seeds})"
+    lines = '; '.join(f'{n} {pair(k)}' for k, n in names.items() if k in pr.index)
+    rel = lambda k, what: (f"{'is ahead of' if pr.loc[k]['mean'] > 0 else 'is below'} {what}, "
+                           f"{'beyond' if pr.loc[k].beyond_2se else 'within'} twice the standard error") if k in pr.index else f'was not compared with {what}'
+    src = sh[sh.cond == 'src'].set_index('seed')
+    verdict = (f"Supervised on the labeled cohort scores {(src.macro_f1_src - src.macro_f1).mean():.4f} lower on the other cohort's test than on "
+               f"its own (mean over seeds). On the other cohort the discriminator-driven (c) {rel('semi_pix - src', '(a)')}, and "
+               f"{rel('semi_pix - self', 'plain self-training (b)')}; (d), with target labels, {rel('oracle - src', '(a)')}.")
+    j = pd.read_csv(RESULTS/'semi_shift_judge.csv')
+    j = j[j.cond == 'semi_pix'].mean(numeric_only=True)
+    judge = (f"D is not fooled by the cohort: true target maps pass its bar on {j.tgt_true_pass:.0%} of their pixels, true source maps on "
+             f"{j.src_true_pass:.0%}. But of the pixels of G's target maps that pass, {j.tgt_g_pass_fg:.0%} are not background (of all pixels: "
+             f"{j.tgt_fg:.0%}), and they are {j.tgt_g_pass_acc:.1%} right, against {j.tgt_g_acc:.1%} for all of G's target pixels (means over seeds, "
+             "`--judge`): D's bar favours the glomerular regions, where G's errors are.")
+    return dict(shift_lines=lines or 'not run', shift_seeds=listing(str(s) for s in sorted(sh.seed.unique())), shift_verdict=verdict, shift_judge=judge)
 
 def annotation_numbers()->dict:
     "The annotation readers' memory (benchmarks/results/annotation_memory.csv): added memory / file size at the largest file."
@@ -236,7 +261,7 @@ def reading_order()->dict:
 
 def numbers()->dict:
     "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
-    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **shift_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
 
 def fill(text:str, values:dict)->str:
     "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
