@@ -30,7 +30,7 @@ target tile has nothing else), so checkpoints are chosen without target labels. 
 - `adv_pix` (c''): (a) plus the pixel D's adversarial term on the target pool only, no pseudo-labels (Tsai et al.);
 - `oracle` (d): supervised on the source tiles and the target pool with its masks: what labels on the target would give.
 """
-import argparse, json, math, os, sys, time
+import json, math, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 
 from _common import write_results, load_avg, machine_line
-from semi_supervised import CONDITIONS, MPP, RESULTS, _link, paired
+from semi_supervised import CONDITIONS, MPP, RESULTS, _link, paired, run_parser, crops
 
 SCALE = 1.6
 CONDS = {'src': 'all', 'src2x': 'all2x', 'self': 'self', 'semi_pix': 'semi_pix', 'oracle': 'all'}          # -> semi_supervised's TrainConfig overrides
@@ -119,8 +119,7 @@ def d_scores(D, G, folder, n: int = 32, skip: int = 0, crop: int = 64):
     up = lambda s: F.interpolate(s[:, None], size=(crop, crop), mode='bilinear', align_corners=False)[:, 0] if s.ndim == 3 else s[:, None, None].expand(-1, crop, crop)
     for ip in sorted((folder / 'images').glob('*.png'))[skip:skip + n]:
         x, y = image_to_tensor(read_image(ip)), torch.from_numpy(read_mask(folder / 'masks' / ip.name).astype('int64'))
-        cut = lambda t: torch.stack([t[..., i:i + crop, j:j + crop] for i in range(0, t.shape[-2] - crop + 1, crop) for j in range(0, t.shape[-1] - crop + 1, crop)])
-        xs, ys = cut(x), cut(y)
+        xs, ys = crops(x, crop), crops(y, crop)
         logits = G(xs).float()
         real.append(up(D(xs, D.real_map(ys)).float()).flatten()); fake.append(up(D(xs, D.fake_map(logits)).float()).flatten())
         right.append((logits.argmax(1) == ys).flatten()); fg.append((ys > 0).flatten())
@@ -233,14 +232,7 @@ def collect(root: Path, out: str, scale: float = SCALE) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--cond', default='semi_pix', choices=list(WHAT))
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=600)
-    p.add_argument('--evals', type=int, default=6)
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--runs', default='runs/semi')
-    p.add_argument('--collect', action='store_true')
+    p = run_parser(__doc__, WHAT, 'semi_pix')
     p.add_argument('--probe', action='store_true', help="the demo's models on pilot tiles per context scale (results/semi_shift_probe.csv)")
     p.add_argument('--judge', action='store_true', help="does D take the target cohort's true maps for real? (results/semi_shift_judge.csv)")
     p.add_argument('--out', default=str(RESULTS / 'semi_shift.md'))

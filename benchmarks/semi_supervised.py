@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import Tensor
 
 from _common import write_results, load_avg, machine_line
 
@@ -150,6 +151,11 @@ def one_run(root: Path, cond: str, frac: int, seed: int, steps: int, evals: int)
 
 
 @torch.no_grad()
+def crops(t: Tensor, crop: int) -> Tensor:
+    "A tile (..., H, W) cut into its non-overlapping `crop`-px crops, stacked (N, ..., crop, crop): the pool as training crops it."
+    return torch.stack([t[..., i:i + crop, j:j + crop] for i in range(0, t.shape[-2] - crop + 1, crop) for j in range(0, t.shape[-1] - crop + 1, crop)])
+
+
 def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     """Is D's score a judge of correctness, or of G's confidence? At the end of a run (its `last.pt`, the G and D that
     selected the last pseudo-labels), on the labeled part of the pool (masks set aside during training, used here only to
@@ -169,9 +175,7 @@ def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     conf, right, dsc, truth, dreal = [], [], [], [], []
     for ip in sorted((pool / 'images').glob('*.png')):
         x, y = image_to_tensor(read_image(ip)), torch.from_numpy(read_mask(pool / 'masks' / ip.name).astype(np.int64))
-        H, W = y.shape
-        xs = torch.stack([x[:, i:i + crop, j:j + crop] for i in range(0, H - crop + 1, crop) for j in range(0, W - crop + 1, crop)])
-        ys = torch.stack([y[i:i + crop, j:j + crop] for i in range(0, H - crop + 1, crop) for j in range(0, W - crop + 1, crop)])
+        xs, ys = crops(x, crop), crops(y, crop)
         logits = G(xs).float()
         p, lab = logits.softmax(1).max(1)
         s = D(xs, D.fake_map(logits)).float()
@@ -287,16 +291,22 @@ def collect(root: Path, out: str) -> str:
     return write_results(text, out)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--cond', default='semi', choices=list(CONDITIONS))
-    p.add_argument('--frac', type=int, default=8, help='labeled fraction 1/FRAC of the training tiles')
+def run_parser(doc: str, conds, default: str) -> argparse.ArgumentParser:
+    "The options every one-run-per-call benchmark here takes (this one and semi_shift.py)."
+    p = argparse.ArgumentParser(description=doc.split('\n')[0])
+    p.add_argument('--cond', default=default, choices=list(conds))
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--steps', type=int, default=600)
     p.add_argument('--evals', type=int, default=6)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--runs', default='runs/semi')
     p.add_argument('--collect', action='store_true')
+    return p
+
+
+def main(argv=None):
+    p = run_parser(__doc__, CONDITIONS, 'semi')
+    p.add_argument('--frac', type=int, default=8, help='labeled fraction 1/FRAC of the training tiles')
     p.add_argument('--time', action='store_true', help='seconds per step of each condition, measured alone (results/semi_supervised_time.csv)')
     p.add_argument('--judge', action='store_true', help="score D as a judge of G's pixels on the pool, for every finished run (results/semi_supervised_judge.csv)")
     p.add_argument('--out', default=str(RESULTS / 'semi_supervised.md'))

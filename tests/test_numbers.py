@@ -141,6 +141,11 @@ README_SEMI = {('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup
                ('semi_pix', 'semi'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'), ('fix_semi', 'sup'), ('fix_semi', 'fix_self'), ('fix_self', 'self'),
                ('fix_semi', 'sup2x'), ('all', 'fix_semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('all', 'semi_pix'), ('all2x', 'sup2x')}
 
+# the comparisons 28_semi prints (the rest are in benchmarks/results/semi_supervised.md)
+NB_SEMI = {('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('sup2x', 'sup'), ('all2x', 'sup2x'), ('adv', 'sup'), ('semi_r0', 'semi'), ('semi_pix', 'semi'),
+           ('semi_pix', 'sup'), ('semi_pix', 'self'), ('semi_pix', 'sup2x'), ('all', 'semi_pix'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'),
+           ('fix_semi', 'fix_self'), ('fix_semi', 'semi_pix')}
+
 def test_semi_lines_match_the_csv():
     "28_semi's printed paired differences, and README's, are what an independent computation from semi_supervised.csv gives."
     ss = pd.read_csv(RESULTS/'semi_supervised.csv')
@@ -155,7 +160,7 @@ def test_semi_lines_match_the_csv():
             d = (pick(a, frac) - pick(b, frac)).dropna()
             if len(d) < 2: continue
             want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
-            assert want in printed('28_semi', f'1/{frac} {a} - {b}:'), (frac, a, b, want)
+            if (a, b) in NB_SEMI: assert want in printed('28_semi', f'1/{frac} {a} - {b}:'), (frac, a, b, want)
             if (a, b) in README_SEMI: assert f'{want} (n={len(d)})' in readme, (frac, a, b, want)
             checked += 1
     assert checked >= 4
@@ -165,14 +170,15 @@ def test_shift_lines_match_the_csv():
     sh = pd.read_csv(RESULTS/'semi_shift.csv')
     readme = (ROOT/'README.md').read_text(encoding='utf-8')
     checked = 0
-    for col, metric in (('macro_f1', 'target test'), ('pool_macro_f1', 'target pool'), ('macro_f1_src', 'source test')):
+    for col, metric in (('macro_f1', 'target test'), ('macro_f1_src', 'source test')):
         pick = lambda c: sh[sh.cond == c].set_index('seed')[col]
         for a, b in (('self', 'src'), ('semi_pix', 'src'), ('src2x', 'src'), ('semi_pix', 'src2x'), ('adv_pix', 'src'), ('semi_pix', 'self'), ('adv_pix', 'self'), ('semi_pix', 'adv_pix'),
                      ('oracle', 'src'), ('oracle', 'semi_pix')):
             d = (pick(a) - pick(b)).dropna()
             if len(d) < 2: continue
             want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
-            assert want in printed('28_semi', f'{metric} {a} - {b}:'), (metric, a, b, want)
+            if metric == 'target test' or (a, b) in {('src2x', 'src'), ('semi_pix', 'src'), ('oracle', 'src')}:   # what 28_semi prints
+                assert want in printed('28_semi', f'{metric} {a} - {b}:'), (metric, a, b, want)
             if metric == 'target test' and (a, b) in {('semi_pix', 'src'), ('semi_pix', 'src2x'), ('self', 'src'), ('adv_pix', 'src'), ('semi_pix', 'self'), ('oracle', 'src')}:
                 assert f'{want} (n={len(d)})' in readme, (a, b, want)
             checked += 1

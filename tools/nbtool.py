@@ -43,7 +43,7 @@ def create(nb_path, src_path, force=False):
     print(f'wrote {nb_path} ({len(nb.cells)} cells)')
 
 MAX_WIDTH = 640   # px: wider image outputs are scaled down (a notebook column shows about this much)
-PNG_COLOURS, JPEG_QUALITY = 10, 26   # plots need few colours; tissue photos survive quality 26 at notebook size
+PNG_COLOURS, JPEG_QUALITY = 10, 22   # plots need few colours; tissue photos survive quality 22 at notebook size
 
 def _smaller(b64:str, kind:str)->str:
     """An image output re-encoded smaller (at most MAX_WIDTH px wide; PNG: a PNG_COLOURS palette; JPEG: JPEG_QUALITY), or
