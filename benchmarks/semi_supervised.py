@@ -150,12 +150,12 @@ def one_run(root: Path, cond: str, frac: int, seed: int, steps: int, evals: int)
     return row
 
 
-@torch.no_grad()
 def crops(t: Tensor, crop: int) -> Tensor:
     "A tile (..., H, W) cut into its non-overlapping `crop`-px crops, stacked (N, ..., crop, crop): the pool as training crops it."
     return torch.stack([t[..., i:i + crop, j:j + crop] for i in range(0, t.shape[-2] - crop + 1, crop) for j in range(0, t.shape[-1] - crop + 1, crop)])
 
 
+@torch.no_grad()
 def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     """Is D's score a judge of correctness, or of G's confidence? At the end of a run (its `last.pt`, the G and D that
     selected the last pseudo-labels), on the labeled part of the pool (masks set aside during training, used here only to

@@ -150,11 +150,10 @@ def semi_numbers()->dict:
     "Semi-supervised training (benchmarks/results/semi_supervised*.csv): the paired differences as the benchmark computed them, and the criteria."
     import pandas as pd
     ss, pr = pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_pairs.csv')
-    val = pr[pr.metric == 'validation'].set_index(['frac', 'comparison'])
     pr = pr[pr.metric == 'test'].set_index(['frac', 'comparison'])
-    def pair(frac, comp, where=pr):
-        if (frac, comp) not in where.index or where.loc[(frac, comp)].seeds < 2: return None
-        r = where.loc[(frac, comp)]
+    def pair(frac, comp):
+        if (frac, comp) not in pr.index or pr.loc[(frac, comp)].seeds < 2: return None
+        r = pr.loc[(frac, comp)]
         return f'{r["mean"]:+.4f} ± {r.se:.4f} (n={r.seeds})'
     # (c) is the image-level D's tile selection or the pixel D's, whichever validation prefers (paired over seeds, at 1/8)
     ch = pd.read_csv(RESULTS/'semi_supervised_choice.csv')
