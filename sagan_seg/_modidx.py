@@ -567,6 +567,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sagan_seg.semi.UnlabeledFolder.__len__': ('semi.html#unlabeledfolder.__len__', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.UnlabeledFolder.__repr__': ('semi.html#unlabeledfolder.__repr__', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.UnlabeledFolder.known': ('semi.html#unlabeledfolder.known', 'sagan_seg/semi.py'),
+                                'sagan_seg.semi._gather': ('semi.html#_gather', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi._play': ('semi.html#_play', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi._pseudo_logs': ('semi.html#_pseudo_logs', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi._scan_unlabeled': ('semi.html#_scan_unlabeled', 'sagan_seg/semi.py'),

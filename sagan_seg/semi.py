@@ -112,6 +112,7 @@ def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabe
                   d_u:Tensor|None=None,     # (Bu,) D's scores on the unlabeled pairs ('disc'/'both'), or (Bu, h, w) from a pixel D
                   d_real:Tensor|None=None,  # (B,) or (B, h, w): D's scores on the step's labeled, real pairs
                   rank:float=0.5,           # a tile (a pixel) is trusted when its score >= this quantile of d_real's
+                  y_real:Tensor|None=None,  # (B, H, W) the labeled masks: with a pixel D, a bar per class (`TrainConfig.pseudo_bar='class'`)
                  )->tuple[Tensor, Tensor]:  # targets (Bu, H, W) int64 with PSEUDO_IGNORE where not trusted, trusted (Bu, H, W) bool
     "G's argmax as targets where `mode` trusts it."
     p = logits_u.float().softmax(1)
@@ -119,8 +120,14 @@ def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabe
     trusted = torch.zeros_like(lab, dtype=torch.bool) if mode == 'none' else torch.ones_like(lab, dtype=torch.bool)
     if mode in ('softmax', 'both'): trusted &= conf >= confidence
     if mode in ('disc', 'both'):
-        s = d_u.float()                                                        # a rank, not a probability:
-        bar = torch.quantile(d_real.float().flatten(), rank)                   # among the real pairs' (or real pixels') scores
+        s, r = d_u.float(), d_real.float()                                     # a rank, not a probability:
+        bar = torch.quantile(r.flatten(), rank)                                # among the real pairs' (or real pixels') scores
+        if y_real is not None and r.ndim == 3:                                 # per class: the real cells whose centre pixel is class k
+            H, W = y_real.shape[-2:]; h, w = r.shape[-2:]
+            at = lambda n, N: ((torch.arange(n, device=y_real.device) + 0.5) * N / n).long()
+            yc = y_real[:, at(h, H)][:, :, at(w, W)]
+            bars = torch.stack([torch.quantile(r[yc == k], rank) if (yc == k).any() else bar for k in range(logits_u.shape[1])])
+            bar = bars[lab]                                                    # (Bu, H, W): each pixel's bar is its predicted class's
         if s.ndim == 3: s = F.interpolate(s[:, None], size=lab.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
         else: s = s[:, None, None]                                             # an image-level D: the tile's score at every pixel
         trusted &= s >= bar
@@ -161,6 +168,11 @@ def _pseudo_logs(logits_u:Tensor, trusted:Tensor, yu:Tensor|None)->dict:
     return out
 
 # %% ../nbs/28_semi.ipynb #c966173f
+def _gather(v:Tensor)->Tensor:
+    "Every process's `v`, concatenated along the batch."
+    parts = [torch.empty_like(v) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, v.contiguous()); return torch.cat(parts)
+
 def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
               x:Tensor,   # (B, 3, H, W) labeled images
               y:Tensor,   # (B, H, W) their masks
@@ -187,10 +199,10 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
                 s = Dm(torch.cat([x, xs]), torch.cat([Dm.real_map(y), Dm.fake_map(src.float())])).float()
                 d_real, d_u = s.split([B, xs.shape[0]])
             else: d_u = Dm(xs, Dm.fake_map(src.float())).float()
+    y_real = y if cfg.pseudo_bar == 'class' else None                          # a bar per class needs the real pixels' classes
     if mode in ('disc', 'both') and _dist_on():                                # rank against the whole batch's real pairs
-        parts = [torch.empty_like(d_real) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, d_real.contiguous()); d_real = torch.cat(parts)
-    target, trusted = pseudo_labels(src, mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank)
+        d_real, y_real = _gather(d_real), None if y_real is None else _gather(y_real)
+    target, trusted = pseudo_labels(src, mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank, y_real)
     logs.update(_pseudo_logs(src, trusted, yu))
     ramp = cfg.d_every * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
     with autocast(amp, dev):

@@ -83,6 +83,7 @@ class TrainConfig:
     pseudo:str='none'  # self-training on unlabeled tiles: 'none'; 'softmax' (pixels whose top probability >= pseudo_confidence); 'disc' (whole tiles D scores at least as real as the pseudo_rank quantile of the step's labeled pairs; pixels, with discriminator.output='pixel'); 'both' (such tiles' confident pixels)
     pseudo_confidence:float=0.9  # 'softmax'/'both': a pixel's top class probability needed for it to be a pseudo-label
     pseudo_rank:float=0.5  # 'disc'/'both': a tile is trusted when D's hinge score on it is at least this quantile of its scores on the step's labeled (real) pairs
+    pseudo_bar:str='all'  # 'disc'/'both' with a pixel D: 'all' (one bar, the quantile of every real pixel's score); 'class' (a pixel predicted as class k is held to the quantile of the scores of real pixels of class k)
     lambda_pseudo:float=1.0  # weight of the cross-entropy on trusted pseudo-labels
     pseudo_start:float=0.3  # share of the run before pseudo-labels start (a warm-up on the labeled tiles)
     pseudo_views:str='same'  # 'same': pseudo-labels from G's prediction on the very view it then trains on (Hung et al., s4GAN); 'weak_strong': chosen on the tile without colour jitter, trained on a strongly jittered copy (FixMatch's consistency)
@@ -169,6 +170,8 @@ class TrainConfig:
         need(0 < self.pseudo_confidence <= 1, f'pseudo_confidence must be in (0, 1], got {self.pseudo_confidence!r}')
         need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
         need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
+        need(self.pseudo_bar in ('all', 'class'), f"pseudo_bar must be 'all' or 'class', got {self.pseudo_bar!r}")
+        need(self.pseudo_bar == 'all' or self.discriminator.output == 'pixel', "pseudo_bar='class' needs a pixel discriminator (discriminator.output='pixel'): an image-level score has no class")
         need(self.pseudo_views in ('same', 'weak_strong'), f"pseudo_views must be 'same' or 'weak_strong', got {self.pseudo_views!r}")
 
     def validate(self)->TrainConfig:
