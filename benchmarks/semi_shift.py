@@ -28,7 +28,9 @@ target tile has nothing else), so checkpoints are chosen without target labels. 
 - `semi_pix` (c): (a) plus the pixel D on the target pool, adversarial term and D-ranked pseudo-labels: the variant
   `semi_supervised.py` chose on validation, unchanged;
 - `adv_pix` (c''): (a) plus the pixel D's adversarial term on the target pool only, no pseudo-labels (Tsai et al.);
-- `oracle` (d): supervised on the source tiles and the target pool with its masks: what labels on the target would give.
+- `oracle` (d): supervised on the source tiles and the target pool with its masks: what labels on the target would give;
+- `semi_pix_cls`: `semi_pix` with a bar per class (`semi_supervised.py`'s variant of that name), added after `--judge`
+  found the single bar passing mostly glomerular pixels here, less often right than G's pixels as a whole.
 """
 import json, math, time
 from datetime import datetime, timezone
@@ -41,13 +43,14 @@ from _common import write_results, load_avg, machine_line
 from semi_supervised import CONDITIONS, MPP, RESULTS, _link, paired, run_parser, crops
 
 SCALE = 1.6
-CONDS = {'src': 'all', 'src2x': 'all2x', 'self': 'self', 'semi_pix': 'semi_pix', 'oracle': 'all'}          # -> semi_supervised's TrainConfig overrides
+CONDS = {'src': 'all', 'src2x': 'all2x', 'self': 'self', 'semi_pix': 'semi_pix', 'oracle': 'all', 'semi_pix_cls': 'semi_pix_cls'}          # -> semi_supervised's TrainConfig overrides
 EXTRA = {'adv_pix': (dict(lambda_adv_u=0.01, disc=dict(output='pixel')), True, "(c'') the pixel D's adversarial term on the target pool only, no pseudo-labels")}
 WHAT = {'src': '(a) supervised on the source tiles (semi_supervised.py\'s `all` run, scored on the target test)',
         'src2x': "(a) at twice the steps, about the minutes of (b) and (c) (equal time): semi_supervised.py's `all2x` run, scored on the target test",
         'self': '(b) + self-training on the target pool\'s confident pixels, no D on the pool',
         'semi_pix': '(c) + the pixel D on the target pool: adversarial term and D-ranked pseudo-labels',
-        'adv_pix': EXTRA['adv_pix'][2], 'oracle': '(d) supervised on the source tiles and the target pool with its masks'}
+        'adv_pix': EXTRA['adv_pix'][2], 'oracle': '(d) supervised on the source tiles and the target pool with its masks',
+        'semi_pix_cls': "`semi_pix` with a bar per class: a pixel G calls class k passes at the median of D's scores on real pixels of class k"}
 
 
 def target(root: Path, seed: int, scale: float = SCALE) -> dict:
@@ -111,19 +114,20 @@ def one_run(root: Path, cond: str, seed: int, steps: int, evals: int, scale: flo
 
 @torch.no_grad()
 def d_scores(D, G, folder, n: int = 32, skip: int = 0, crop: int = 64):
-    "D's per-pixel scores (upsampled to the crop) on the true pairs and on G's pairs of `n` tiles of `folder` (after `skip`), cut into `crop`-px crops as in training; and whether G's pixels are right."
+    "D's per-pixel scores (upsampled to the crop) on the true pairs and on G's pairs of `n` tiles of `folder` (after `skip`), cut into `crop`-px crops as in training; whether G's pixels are right and not background; the true and predicted classes."
     import torch.nn.functional as F
     from sagan_seg.data import read_image, read_mask
     from sagan_seg.core import image_to_tensor
-    real, fake, right, fg = [], [], [], []
+    real, fake, truth, pred = [], [], [], []
     up = lambda s: F.interpolate(s[:, None], size=(crop, crop), mode='bilinear', align_corners=False)[:, 0] if s.ndim == 3 else s[:, None, None].expand(-1, crop, crop)
     for ip in sorted((folder / 'images').glob('*.png'))[skip:skip + n]:
         x, y = image_to_tensor(read_image(ip)), torch.from_numpy(read_mask(folder / 'masks' / ip.name).astype('int64'))
         xs, ys = crops(x, crop), crops(y, crop)
         logits = G(xs).float()
         real.append(up(D(xs, D.real_map(ys)).float()).flatten()); fake.append(up(D(xs, D.fake_map(logits)).float()).flatten())
-        right.append((logits.argmax(1) == ys).flatten()); fg.append((ys > 0).flatten())
-    return torch.cat(real), torch.cat(fake), torch.cat(right), torch.cat(fg)
+        truth.append(ys.flatten()); pred.append(logits.argmax(1).flatten())
+    real, fake, truth, pred = (torch.cat(v) for v in (real, fake, truth, pred))
+    return real, fake, pred == truth, truth > 0, truth, pred
 
 
 def judge(root: Path, cond: str, seed: int, scale: float = SCALE) -> dict:
@@ -141,11 +145,16 @@ def judge(root: Path, cond: str, seed: int, scale: float = SCALE) -> dict:
     G = generator_from_checkpoint(ck).eval()
     D = Discriminator.from_config(ck['config']['discriminator']); load_state(D, ck['discriminator'], 'discriminator'); D.eval()
     src, t = make_splits(root / f'data_s{seed}', seed=seed)['train'], target(root, seed, scale)
-    bar = torch.quantile(d_scores(D, G, src)[0], ck['config'].get('pseudo_rank', 0.5)).item()
-    src_real = d_scores(D, G, src, skip=32)[0]
-    tgt_real, tgt_fake, right, fg = d_scores(D, G, t['pool'])
-    trusted = tgt_fake >= bar
-    return dict(cond=cond, seed=seed, src_true_pass=round((src_real >= bar).float().mean().item(), 4), tgt_true_pass=round((tgt_real >= bar).float().mean().item(), 4),
+    rank, ref = ck['config'].get('pseudo_rank', 0.5), d_scores(D, G, src)
+    bar = torch.quantile(ref[0], rank).item()
+    if ck['config'].get('pseudo_bar', 'all') == 'class':      # a bar per class: the quantile of real source pixels of that class
+        bars = torch.tensor([torch.quantile(ref[0][ref[4] == k], rank).item() if (ref[4] == k).any() else bar for k in range(ck['config']['generator']['n_classes'])])
+        at = lambda cls: bars[cls]
+    else: at = lambda cls: bar
+    src_real, _, _, _, src_truth, _ = d_scores(D, G, src, skip=32)
+    tgt_real, tgt_fake, right, fg, tgt_truth, tgt_pred = d_scores(D, G, t['pool'])
+    trusted = tgt_fake >= at(tgt_pred)
+    return dict(cond=cond, seed=seed, src_true_pass=round((src_real >= at(src_truth)).float().mean().item(), 4), tgt_true_pass=round((tgt_real >= at(tgt_truth)).float().mean().item(), 4),
                 tgt_g_pass=round(trusted.float().mean().item(), 4), tgt_g_pass_acc=round(right[trusted].float().mean().item(), 4) if trusted.any() else float('nan'),
                 tgt_g_acc=round(right.float().mean().item(), 4), tgt_g_pass_fg=round(fg[trusted].float().mean().item(), 4) if trusted.any() else float('nan'),
                 tgt_fg=round(fg.float().mean().item(), 4), tgt_acc_fg=round(right[fg].float().mean().item(), 4))
@@ -154,7 +163,7 @@ def judge(root: Path, cond: str, seed: int, scale: float = SCALE) -> dict:
 def judge_all(root: Path) -> pd.DataFrame:
     "`judge` for every finished run with D on the target pool -> results/semi_shift_judge.csv (cached per run)."
     rows = []
-    for cond in ('semi_pix', 'adv_pix'):
+    for cond in ('semi_pix', 'adv_pix', 'semi_pix_cls'):
         for run in sorted(root.glob(f'shift_c{SCALE}_{cond}_s*')):
             if not (run / 'test.json').is_file(): continue
             cache = run / 'judge.json'
@@ -180,7 +189,7 @@ def probe(root: Path, scales=(1.0, 1.3, 1.6), n: int = 24) -> pd.DataFrame:
 
 
 COMPS = [('self', 'src'), ('semi_pix', 'src'), ('src2x', 'src'), ('semi_pix', 'src2x'), ('adv_pix', 'src'), ('semi_pix', 'self'), ('adv_pix', 'self'), ('semi_pix', 'adv_pix'),
-         ('oracle', 'src'), ('oracle', 'semi_pix')]
+         ('oracle', 'src'), ('oracle', 'semi_pix'), ('semi_pix_cls', 'src'), ('semi_pix_cls', 'self'), ('semi_pix_cls', 'semi_pix')]
 
 
 def judged(table_markdown) -> list:

@@ -157,10 +157,10 @@ def _add_field(p, name:str, doc:dict, choices:dict):
     if kw or isinstance(doc['default'], bool) or _arg_type(doc['anno']): add_option(p, name, doc, absent=True, **kw)
 
 def _add_train(p):
-    from sagan_seg.training import TrainConfig, AMP_MODES, LR_SCHEDULES, PSEUDO_MODES
+    from sagan_seg.training import TrainConfig, AMP_MODES, LR_SCHEDULES, PSEUDO_MODES, PSEUDO_BARS
     p.add_argument('--config', default=None, help='a JSON file of TrainConfig fields; options given here override it')
     for name, doc in docments(TrainConfig, full=True).items():
-        if name != 'return': _add_field(p, name, doc, {'amp': AMP_MODES, 'lr_schedule': LR_SCHEDULES, 'pseudo': PSEUDO_MODES})
+        if name != 'return': _add_field(p, name, doc, {'amp': AMP_MODES, 'lr_schedule': LR_SCHEDULES, 'pseudo': PSEUDO_MODES, 'pseudo_bar': PSEUDO_BARS})
     nets = {'generator': docments(TrainConfig().generator.__class__, full=True),
             'discriminator': docments(TrainConfig().discriminator.__class__, full=True)}
     for flag, (net, f, kw) in NETWORK_OPTIONS.items():

@@ -18,9 +18,9 @@ from .generator import GeneratorConfig
 from .discriminator import DiscriminatorConfig
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'LAYOUTS', 'PSEUDO_MODES', 'ConfigError', 'TrainConfig', 'pick_device', 'amp_dtype',
-           'autocast', 'channels_last', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches', 'unwrap',
-           'build_data']
+__all__ = ['AMP_MODES', 'LR_SCHEDULES', 'LAYOUTS', 'PSEUDO_MODES', 'PSEUDO_BARS', 'ConfigError', 'TrainConfig', 'pick_device',
+           'amp_dtype', 'autocast', 'channels_last', 'derive_seed', 'SeededItems', 'EpochBatches', 'shard_batches',
+           'unwrap', 'build_data']
 
 # %% ../nbs/12_training.ipynb #7c317f0c
 class ConfigError(SaganSegError):
@@ -31,6 +31,7 @@ AMP_MODES = ('auto', 'bf16', 'fp16', 'none')
 LR_SCHEDULES = ('constant', 'cosine')
 LAYOUTS = ('auto', 'channels_last', 'contiguous')
 PSEUDO_MODES = ('none', 'softmax', 'disc', 'both')
+PSEUDO_BARS = ('all', 'class')
 
 @dataclass
 class TrainConfig:
@@ -170,7 +171,7 @@ class TrainConfig:
         need(0 < self.pseudo_confidence <= 1, f'pseudo_confidence must be in (0, 1], got {self.pseudo_confidence!r}')
         need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
         need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
-        need(self.pseudo_bar in ('all', 'class'), f"pseudo_bar must be 'all' or 'class', got {self.pseudo_bar!r}")
+        need(self.pseudo_bar in PSEUDO_BARS, f'pseudo_bar must be one of {PSEUDO_BARS}, got {self.pseudo_bar!r}')
         need(self.pseudo_bar == 'all' or self.discriminator.output == 'pixel', "pseudo_bar='class' needs a pixel discriminator (discriminator.output='pixel'): an image-level score has no class")
         need(self.pseudo_views in ('same', 'weak_strong'), f"pseudo_views must be 'same' or 'weak_strong', got {self.pseudo_views!r}")
 

@@ -41,12 +41,12 @@ def test_train_unlabeled_and_resume_exactly(semi, tmp_path):
         assert all(torch.equal(ck[key][k], b[key][k]) for k in ck[key]), key
 
 def test_pixel_discriminator_end_to_end_and_resume_exactly(semi, tmp_path):
-    "`--disc-output pixel` with two views: D's score map selects pixels of the plain view; the checkpoint records both, and a stopped run resumes to the same weights."
-    o = opts(semi, '--disc-output', 'pixel', '--r1-gamma', '1', '--pseudo-views', 'weak_strong')
+    "`--disc-output pixel` with two views and a bar per class: D's score map selects pixels of the plain view; the checkpoint records both, and a stopped run resumes to the same weights."
+    o = opts(semi, '--disc-output', 'pixel', '--r1-gamma', '1', '--pseudo-views', 'weak_strong', '--pseudo-bar', 'class')
     r = sagan('train', *o, '--out', tmp_path/'straight'); assert r.returncode == 0, r.stderr
     ck = torch.load(tmp_path/'straight'/'last.pt', weights_only=True)
     assert ck['config']['discriminator']['output'] == 'pixel' and ck['discriminator']['linear.bias'].shape == (1,)
-    assert ck['config']['pseudo_views'] == 'weak_strong'
+    assert ck['config']['pseudo_views'] == 'weak_strong' and ck['config']['pseudo_bar'] == 'class'
     assert 'semi_trusted' in (tmp_path/'straight'/'history.csv').read_text().splitlines()[0]
     r = sagan('train', *o, '--out', tmp_path/'resumed', '--stop-after', '1'); assert r.returncode == 0, r.stderr
     r = sagan('train', *o, '--out', tmp_path/'resumed', '--resume'); assert r.returncode == 0, r.stderr
@@ -73,6 +73,7 @@ def test_bad_semi_options(semi, tmp_path):
     assert_clean_error(sagan('train', '--data', semi/'ds', '--out', tmp_path/'x', '--pseudo', 'disc', *NET), 'needs unlabeled folders')
     assert_clean_error(sagan('train', *opts(semi), '--no-gan', '--out', tmp_path/'y'), "pseudo='disc' needs the discriminator")
     assert_clean_error(sagan('train', *opts(semi), '--pseudo-rank', '1.5', '--out', tmp_path/'z'), 'pseudo_rank must be in [0, 1]')
+    assert_clean_error(sagan('train', *opts(semi), '--pseudo-bar', 'class', '--out', tmp_path/'c'), "pseudo_bar='class' needs a pixel discriminator")
     assert_clean_error(sagan('tiles', semi/'unannotated.tif', '--out', tmp_path/'t', '--background', '3'), '--background, --map and --classes need --annotations')
 
 def test_masks_in_an_unlabeled_folder_are_never_trained_on(tmp_path):
