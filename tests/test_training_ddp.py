@@ -62,15 +62,15 @@ def test_two_processes_match_one(tmp_path):
     # only rank 0 wrote: exactly one set of files, no leftovers
     assert sorted(p.name for p in (tmp_path/'two').glob('*.pt')) == ['best.pt', 'cm_all.pt', 'last.pt']
 
-@pytest.mark.parametrize('disc_output, views', [('image', 'same'), ('pixel', 'weak_strong')])
-def test_two_processes_semi_supervised(tmp_path, disc_output, views):
+@pytest.mark.parametrize('disc_output, views, bar', [('image', 'same', 'all'), ('pixel', 'weak_strong', 'class')])
+def test_two_processes_semi_supervised(tmp_path, disc_output, views, bar):
     """Semi-supervised under torchrun: each process takes its share of every unlabeled batch, so before pseudo-labels
     start (epoch 1 of 2) the game on both kinds of tiles matches one process; then D ranks the unlabeled tiles
     against the real pairs of every process, and the step logs that some steps skip are averaged without a hang. Both
-    for the paper's image-level D, and for a pixel D whose score maps are gathered, with targets from a second view."""
+    for the paper's image-level D, and for a pixel D whose score maps (and, for a bar per class, the masks beside them) are gathered, with targets from a second view."""
     data, pool = tiny_dataset(tmp_path), tiny_dataset(tmp_path, n=6, seed=5)
     kw = dict(epochs=2, norm='group', dice=False, class_weights='none', real_noise=0.0, lr_g=1e-4, lr_d=4e-4,
-              unlabeled=[str(pool)], pseudo='disc', pseudo_start=0.5, lambda_adv_u=0.05, calibrate=False, disc_output=disc_output, pseudo_views=views)
+              unlabeled=[str(pool)], pseudo='disc', pseudo_start=0.5, lambda_adv_u=0.05, calibrate=False, disc_output=disc_output, pseudo_views=views, pseudo_bar=bar)
     single = fit(tiny_config(data, tmp_path/'one', **kw))
     cfg = tiny_config(data, tmp_path/'two', **kw)
     (tmp_path/'cfg.json').write_text(json.dumps(cfg.to_dict()))
