@@ -174,7 +174,8 @@ def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     score): every tile cut into `crop`-px crops as in training, G's argmax and top probability per pixel, D's score per
     pixel (a pixel D's map, upsampled as `pseudo_labels` does; an image D's crop score at each of its pixels). Reports how
     well each separates right from wrong pixels (ROC AUC, 0.5 = no better than chance), over all pixels and over those
-    whose truth is not background, and the share trusted at the run's rank bar with its accuracy."""
+    whose truth is not background, and the share trusted at the run's rank bar (per class, for a run with a bar per class)
+    with its accuracy; of the trusted pixels that are wrong on non-background truth, the share G called background."""
     import torch.nn.functional as F
     from sklearn.metrics import roc_auc_score
     from sagan_seg.checkpoints import load_checkpoint, generator_from_checkpoint, load_state
@@ -211,16 +212,20 @@ def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     out.update(trusted=float(t.mean()), trusted_acc=float(right[t].mean()) if t.any() else float('nan'),
                trusted_acc_fg=float(right[t & (truth > 0)].mean()) if (t & (truth > 0)).any() else float('nan'),
                corr_d_conf=float(np.corrcoef(dsc, conf)[0, 1]))
+    wrong = t & (truth > 0) & (pred != truth)                            # trusted pseudo-labels that are wrong on non-background truth:
+    out['trusted_fg_wrong_as_bg'] = float((pred[wrong] == 0).mean()) if wrong.any() else float('nan')   # the share called background
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def judge_all(root: Path) -> pd.DataFrame:
-    "`judge` for every finished run that played D on the pool, at 1/8 of the labels -> results/semi_supervised_judge.csv."
+    "`judge` (seeded by the run's seed) for every finished run that played D on the pool, at 1/8 of the labels -> results/semi_supervised_judge.csv (cached per run)."
     rows = []
     for cond in C_VARIANTS:
         for run in sorted(root.glob(f'{cond}_f8_s*')):
             if not (run / 'test.json').is_file(): continue
             seed, cache = int(run.name.rsplit('_s', 1)[1]), run / 'judge.json'
+            if seed not in PRIMARY: continue                  # the judge table, as the others, reads seeds 0-2
+            torch.manual_seed(seed)                           # real maps are softened at random, as in training
             if not cache.is_file(): cache.write_text(json.dumps(judge(run, root / f'data_s{seed}' / 'pool8')))
             rows.append(dict(cond=cond, seed=seed, **json.loads(cache.read_text())))
             print(rows[-1], flush=True)
@@ -260,11 +265,11 @@ def paired(df: pd.DataFrame, a: str, b: str, col: str, frac: int) -> dict:
 
 
 def replication(every: pd.DataFrame, c: str) -> pd.DataFrame:
-    "The pre-registered replication: (c) against (a), (b) and (d) at 1/8 on the replication seeds alone and on all seeds -> results/semi_supervised_replication.csv."
+    "The pre-registered replication: (c) against (a), (b) and (d), and (b) against (a), at 1/8 on the replication seeds alone and on all seeds -> results/semi_supervised_replication.csv."
     rows = []
     for name, seeds in (('seeds 3-5', REPLICATION), ('seeds 0-5', PRIMARY + REPLICATION)):
         d = every[every.seed.isin(seeds)]
-        for a, b in ((c, 'sup'), (c, 'self'), ('all', c)):
+        for a, b in ((c, 'sup'), (c, 'self'), ('self', 'sup'), ('all', c)):
             if {a, b} <= set(d.cond): rows.append(dict(seeds_used=name, **paired(d, a, b, 'macro_f1', 8)))
     out = pd.DataFrame(rows)
     if len(out): out = out[out.seeds > 0]
@@ -279,6 +284,7 @@ def collect(root: Path, out: str) -> str:
     every = pd.DataFrame(rows).sort_values(['frac', 'cond', 'seed'])
     df = every[every.seed.isin(PRIMARY)]               # the tables and the choice of (c); the replication seeds are read apart
     df.to_csv(RESULTS / 'semi_supervised.csv', index=False)
+    every[every.seed.isin(REPLICATION)].to_csv(RESULTS / 'semi_supervised_replication_runs.csv', index=False)
     curves = pd.concat([pd.read_csv(p) for p in mine('curve.csv')], ignore_index=True)
     curves[curves.seed.isin(PRIMARY)].to_csv(RESULTS / 'semi_supervised_curves.csv', index=False)
     cols = [c for c in ('val_macro_f1', 'macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'last_semi_trusted', 'last_semi_pseudo_acc',
