@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 
 from _common import write_results, load_avg, machine_line
-from semi_supervised import CONDITIONS, MPP, RESULTS, _link, paired, run_parser, crops
+from semi_supervised import CONDITIONS, MPP, RESULTS, _link, paired, run_parser, crops, class_bars
 
 SCALE = 1.6
 CONDS = {'src': 'all', 'src2x': 'all2x', 'self': 'self', 'semi_pix': 'semi_pix', 'oracle': 'all', 'semi_pix_cls': 'semi_pix_cls'}          # -> semi_supervised's TrainConfig overrides
@@ -146,11 +146,10 @@ def judge(root: Path, cond: str, seed: int, scale: float = SCALE) -> dict:
     D = Discriminator.from_config(ck['config']['discriminator']); load_state(D, ck['discriminator'], 'discriminator'); D.eval()
     src, t = make_splits(root / f'data_s{seed}', seed=seed)['train'], target(root, seed, scale)
     rank, ref = ck['config'].get('pseudo_rank', 0.5), d_scores(D, G, src)
-    bar = torch.quantile(ref[0], rank).item()
-    if ck['config'].get('pseudo_bar', 'all') == 'class':      # a bar per class: the quantile of real source pixels of that class
-        bars = torch.tensor([torch.quantile(ref[0][ref[4] == k], rank).item() if (ref[4] == k).any() else bar for k in range(ck['config']['generator']['n_classes'])])
-        at = lambda cls: bars[cls]
-    else: at = lambda cls: bar
+    n = ck['config']['generator']['n_classes']                # each pixel's bar: bars[its class], set on real source pixels
+    bars = (torch.from_numpy(class_bars(ref[0].numpy(), ref[4].numpy(), rank, n)) if ck['config'].get('pseudo_bar', 'all') == 'class'
+            else torch.full((n,), torch.quantile(ref[0], rank).item()))
+    at = lambda cls: bars[cls]
     src_real, _, _, _, src_truth, _ = d_scores(D, G, src, skip=32)
     tgt_real, tgt_fake, right, fg, tgt_truth, tgt_pred = d_scores(D, G, t['pool'])
     trusted = tgt_fake >= at(tgt_pred)
@@ -241,10 +240,8 @@ def collect(root: Path, out: str, scale: float = SCALE) -> str:
 
 
 def main(argv=None):
-    p = run_parser(__doc__, WHAT, 'semi_pix')
+    p = run_parser(__doc__, WHAT, 'semi_pix', RESULTS / 'semi_shift.md', "does D take the target cohort's true maps for real? (results/semi_shift_judge.csv)")
     p.add_argument('--probe', action='store_true', help="the demo's models on pilot tiles per context scale (results/semi_shift_probe.csv)")
-    p.add_argument('--judge', action='store_true', help="does D take the target cohort's true maps for real? (results/semi_shift_judge.csv)")
-    p.add_argument('--out', default=str(RESULTS / 'semi_shift.md'))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.collect: return collect(Path(a.runs), a.out)

@@ -167,6 +167,11 @@ def crops(t: Tensor, crop: int) -> Tensor:
     return torch.stack([t[..., i:i + crop, j:j + crop] for i in range(0, t.shape[-2] - crop + 1, crop) for j in range(0, t.shape[-1] - crop + 1, crop)])
 
 
+def class_bars(real: np.ndarray, truth: np.ndarray, rank: float, n_classes: int) -> np.ndarray:
+    "`pseudo_bar='class'` per pixel: the `rank` quantile of D's scores on real pixels of each class (all real pixels' for a class with none)."
+    return np.array([np.quantile(real[truth == k] if (truth == k).any() else real, rank) for k in range(n_classes)])
+
+
 @torch.no_grad()
 def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     """Is D's score a judge of correctness, or of G's confidence? At the end of a run (its `last.pt`, the G and D that
@@ -201,8 +206,7 @@ def judge(run: Path, pool: Path, crop: int = 64) -> dict:
     rank = ck['config'].get('pseudo_rank', 0.5)
     bar = np.quantile(dreal, rank)
     if ck['config'].get('pseudo_bar', 'all') == 'class':                 # each pixel held to its predicted class's bar (real pixels of that class)
-        bars = np.array([np.quantile(dreal_px[truth == k], rank) if (truth == k).any() else bar for k in range(int(max(truth.max(), pred.max())) + 1)])
-        bar = bars[pred]
+        bar = class_bars(dreal_px, truth, rank, ck['config']['generator']['n_classes'])[pred]
     out = dict(pixels=len(right), acc_all=float(right.mean()))
     for name, sel in (('all', np.ones_like(right)), ('fg', truth > 0)):
         r = right[sel]
@@ -335,8 +339,8 @@ def collect(root: Path, out: str) -> str:
     return write_results(text, out)
 
 
-def run_parser(doc: str, conds, default: str) -> argparse.ArgumentParser:
-    "The options every one-run-per-call benchmark here takes (this one and semi_shift.py)."
+def run_parser(doc: str, conds, default: str, out: Path, judge: str) -> argparse.ArgumentParser:
+    "The options every one-run-per-call benchmark here takes (this one and semi_shift.py): one run, `--collect` into `out`, `--judge` (what `judge` says)."
     p = argparse.ArgumentParser(description=doc.split('\n')[0])
     p.add_argument('--cond', default=default, choices=list(conds))
     p.add_argument('--seed', type=int, default=0)
@@ -345,15 +349,16 @@ def run_parser(doc: str, conds, default: str) -> argparse.ArgumentParser:
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--runs', default='runs/semi')
     p.add_argument('--collect', action='store_true')
+    p.add_argument('--judge', action='store_true', help=judge)
+    p.add_argument('--out', default=str(out))
     return p
 
 
 def main(argv=None):
-    p = run_parser(__doc__, CONDITIONS, 'semi')
+    p = run_parser(__doc__, CONDITIONS, 'semi', RESULTS / 'semi_supervised.md',
+                   "score D as a judge of G's pixels on the pool, for every finished run (results/semi_supervised_judge.csv)")
     p.add_argument('--frac', type=int, default=8, help='labeled fraction 1/FRAC of the training tiles')
     p.add_argument('--time', action='store_true', help='seconds per step of each condition, measured alone (results/semi_supervised_time.csv)')
-    p.add_argument('--judge', action='store_true', help="score D as a judge of G's pixels on the pool, for every finished run (results/semi_supervised_judge.csv)")
-    p.add_argument('--out', default=str(RESULTS / 'semi_supervised.md'))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.collect: return collect(Path(a.runs), a.out)

@@ -207,6 +207,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sagan_seg.core.error_lines': ('core.html#error_lines', 'sagan_seg/core.py'),
                                 'sagan_seg.core.eval_mode': ('core.html#eval_mode', 'sagan_seg/core.py'),
                                 'sagan_seg.core.fault_point': ('core.html#fault_point', 'sagan_seg/core.py'),
+                                'sagan_seg.core.flow_arrow': ('core.html#flow_arrow', 'sagan_seg/core.py'),
+                                'sagan_seg.core.flow_box': ('core.html#flow_box', 'sagan_seg/core.py'),
                                 'sagan_seg.core.folder_lock': ('core.html#folder_lock', 'sagan_seg/core.py'),
                                 'sagan_seg.core.image_to_tensor': ('core.html#image_to_tensor', 'sagan_seg/core.py'),
                                 'sagan_seg.core.is_temporary': ('core.html#is_temporary', 'sagan_seg/core.py'),

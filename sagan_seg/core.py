@@ -17,7 +17,7 @@ __all__ = ['CLASS_NAMES', 'DEFAULT_CLASS_MAP', 'FAULT_ENV', 'TMP_TAG', 'LOCK_NAM
            'Interrupted', 'signals_as_interrupts', 'ClassMap', 'fault_point', 'os_cause', 'temp_path', 'atomic_save',
            'atomic_write_bytes', 'atomic_write_text', 'safe_name', 'is_temporary', 'folder_lock', 'one_line',
            'error_lines', 'eval_mode', 'n_params', 'config_to_dict', 'config_from_dict', 'image_to_tensor', 'one_hot',
-           'colorize', 'overlay', 'legend', 'show_jpeg', 'show_png']
+           'colorize', 'overlay', 'legend', 'show_jpeg', 'show_png', 'flow_box', 'flow_arrow']
 
 # %% ../nbs/01_core.ipynb #a7802505
 class SaganSegError(Exception):
@@ -353,3 +353,13 @@ def show_png(fig, # a matplotlib figure (closed afterwards)
     out = io.BytesIO(); PILImage.open(buf).convert('RGB').quantize(colors).save(out, 'PNG', optimize=True)
     display(_Image(data=out.getvalue()))
     return out.getvalue()
+
+# %% ../nbs/01_core.ipynb #848fabbb
+def flow_box(ax, xy:tuple, text:str, colour:str, fontsize:int=8):
+    "A rounded, labelled box centred at `xy` (data coordinates): a step of a flow diagram."
+    return ax.text(*xy, text, ha='center', va='center', fontsize=fontsize, bbox=dict(boxstyle='round', fc=colour, ec='grey'))
+
+def flow_arrow(ax, a:tuple, b:tuple, text:str='', colour:str='k'):
+    "An arrow from `a` to `b`, with `text` written over its middle."
+    ax.annotate('', b, a, arrowprops=dict(arrowstyle='->', color=colour))
+    if text: ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.04, text, ha='center', fontsize=7, color=colour)
