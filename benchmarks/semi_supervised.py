@@ -54,8 +54,8 @@ Longer runs (fixed before any of their runs, after the replication above): at 60
 sought, so a null there may be a lack of power. At 1/8, (c) as validation chose it (`semi_pix`) and its controls run
 at 1200 steps: `semi_pix2x` against `sup2x` (equal steps) on seeds 0-5 (the test: the six-seed paired difference; no
 more seeds whatever it shows), and on seeds 0-2 `self2x` ((b) at 1200 steps: does D add anything) and `sup4x` ((a) at
-2400 steps, about `semi_pix2x`'s minutes: equal time). Run in that order; a run that does not finish is reported as
-not run. `semi_supervised_long.csv` has their paired differences.
+2400 steps, about `semi_pix2x`'s minutes: equal time), then `all2x` on seeds 3-5 ((d) beside the test's six seeds).
+Run in that order; a run that does not finish is reported as not run. `semi_supervised_long.csv` has their paired differences.
 
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
@@ -109,7 +109,7 @@ C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   #
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
 STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4}     # equal time, not equal steps: the control for what (b) and (c) spend
 PRIMARY, REPLICATION = (0, 1, 2), (3, 4, 5)   # the tables and the choice of (c) read PRIMARY; REPLICATION is fixed in advance (above)
-LONG = dict(semi_pix2x=range(6), sup2x=range(6), self2x=range(3), sup4x=range(3))   # the longer runs' seeds, fixed in advance (above)
+LONG = dict(semi_pix2x=range(6), sup2x=range(6), self2x=range(3), sup4x=range(3), all2x=range(6))   # the longer runs' seeds, fixed in advance (above)
 
 
 def _link(src: Path, dst: Path):
@@ -295,6 +295,22 @@ def replication(every: pd.DataFrame, c: str) -> pd.DataFrame:
     return out
 
 
+LONG_PAIRS = {('semi_pix2x', 'sup2x'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'),     # the test, on its six seeds; the rest on seeds 0-2
+              ('semi_pix2x', 'self2x'): ('seeds 0-2',), ('self2x', 'sup2x'): ('seeds 0-2',), ('semi_pix2x', 'sup4x'): ('seeds 0-2',),
+              ('sup4x', 'sup2x'): ('seeds 0-2',), ('all2x', 'semi_pix2x'): ('seeds 0-2', 'seeds 0-5')}
+
+
+def long_runs(every: pd.DataFrame) -> pd.DataFrame:
+    "The longer runs (docstring): paired test macro F1 differences at 1/8 on each pair's seeds, fixed in advance -> results/semi_supervised_long.csv."
+    sets = {'seeds 0-2': PRIMARY, 'seeds 3-5': REPLICATION, 'seeds 0-5': PRIMARY + REPLICATION}
+    rows = [dict(seeds_used=used, **paired(every[every.seed.isin(sets[used])], a, b, 'macro_f1', 8))
+            for (a, b), useds in LONG_PAIRS.items() for used in useds if {a, b} <= set(every.cond)]
+    out = pd.DataFrame(rows)
+    if len(out): out = out[out.seeds > 1]
+    out.to_csv(RESULTS / 'semi_supervised_long.csv', index=False)
+    return out
+
+
 def collect(root: Path, out: str) -> str:
     from sagan_seg.metrics import table_markdown
     mine = lambda name: sorted(p for p in root.glob(f'*/{name}') if not p.parent.name.startswith('shift_'))   # semi_shift.py's runs share the folder
@@ -326,6 +342,7 @@ def collect(root: Path, out: str) -> str:
     choice = v8.assign(chosen=[i == 0 for i in range(len(v8))]).reset_index()
     choice.to_csv(RESULTS / 'semi_supervised_choice.csv', index=False)
     rep = replication(every, choice.cond[0])
+    lng = long_runs(every)
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
                        ('semi_supervised_time.csv', 'Seconds per step, each condition measured alone (`--time`):')):
@@ -337,7 +354,7 @@ def collect(root: Path, out: str) -> str:
         'Command: `python benchmarks/semi_supervised.py --collect` after one `python benchmarks/semi_supervised.py --cond C --frac F --seed S` call per run  ',
         f'Machine: {machine_line(threads=False)}, 1 thread per run, two runs at a time; load average {load_avg()} at collection  ',
         f'Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ',
-        f"The demo's model and splits; {int(df[~df.cond.isin(list(STEPS_MULT))].steps.max())} generator steps per run (`sup2x`: twice), 6 validation points, the best checkpointed "
+        f"The demo's model and splits; {int(df[~df.cond.isin(list(STEPS_MULT))].steps.max())} generator steps per run (`sup2x`, `all2x` and the longer runs: twice; `sup4x`: four times), 6 validation points, the best checkpointed "
         'and calibrated on validation; the test split read once per run. Conditions:', '',
         *[f'- `{k}`: {v[2]}' for k, v in CONDITIONS.items() if k in set(df.cond)], '',
         'Mean ± sd over seeds (frac 1 = all labels; `last_semi_*`: the last epoch\'s share of unlabeled pixels trusted and the '
@@ -349,6 +366,8 @@ def collect(root: Path, out: str) -> str:
         *(['Replication at 1/8, fixed before its runs (the docstring): the same paired test macro F1 differences on seeds '
            f'{", ".join(map(str, REPLICATION))} alone, and on all six seeds (not a clean test: adding seeds followed the first result):', '',
            table_markdown(rep.set_index('comparison')), ''] if len(rep) else []),
+        *(['Longer runs at 1/8, fixed before their runs (the docstring): 1200 steps (`sup4x`: 2400, equal time); the test is '
+           '`semi_pix2x - sup2x` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(lng.set_index('comparison')), ''] if len(lng) else []),
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
 
