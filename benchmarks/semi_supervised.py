@@ -306,7 +306,7 @@ def long_runs(every: pd.DataFrame) -> pd.DataFrame:
     rows = [dict(seeds_used=used, **paired(every[every.seed.isin(sets[used])], a, b, 'macro_f1', 8))
             for (a, b), useds in LONG_PAIRS.items() for used in useds if {a, b} <= set(every.cond)]
     out = pd.DataFrame(rows)
-    if len(out): out = out[out.seeds > 1]
+    if len(out): out = out[out.seeds > 1].drop_duplicates(['comparison', 'seeds', 'mean', 'se'])   # seeds 0-5 with only 0-2 run: no second row
     out.to_csv(RESULTS / 'semi_supervised_long.csv', index=False)
     return out
 
@@ -343,6 +343,8 @@ def collect(root: Path, out: str) -> str:
     choice.to_csv(RESULTS / 'semi_supervised_choice.csv', index=False)
     rep = replication(every, choice.cond[0])
     lng = long_runs(every)
+    have = {(r.cond, r.seed) for r in every.itertuples()}
+    missing = [f'`{c}` seed {s}' for c, seeds in LONG.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
                        ('semi_supervised_time.csv', 'Seconds per step, each condition measured alone (`--time`):')):
@@ -367,7 +369,8 @@ def collect(root: Path, out: str) -> str:
            f'{", ".join(map(str, REPLICATION))} alone, and on all six seeds (not a clean test: adding seeds followed the first result):', '',
            table_markdown(rep.set_index('comparison')), ''] if len(rep) else []),
         *(['Longer runs at 1/8, fixed before their runs (the docstring): 1200 steps (`sup4x`: 2400, equal time); the test is '
-           '`semi_pix2x - sup2x` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(lng.set_index('comparison')), ''] if len(lng) else []),
+           '`semi_pix2x - sup2x` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(lng.set_index('comparison')), '',
+           f"Not run (of the longer runs fixed in advance): {', '.join(missing) if missing else 'none'}.", ''] if len(lng) else []),
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
 

@@ -186,6 +186,24 @@ def test_replication_lines_match_the_runs():
             checked += 1
     assert checked >= 2
 
+def test_long_lines_match_the_runs():
+    "The longer runs (1200 steps; the test: semi_pix2x - sup2x on seeds 0-5) in 28_semi and README are what the per-run results give."
+    ss, rr = pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_replication_runs.csv')
+    df = pd.concat([ss, rr])
+    readme = (ROOT/'README.md').read_text(encoding='utf-8')
+    checked = 0
+    all6 = set(range(6)) <= set(df[df.cond == 'all2x'].seed)              # README gives (d) over six seeds once all six ran
+    for a, b, used, seeds in (('semi_pix2x', 'sup2x', 'seeds 0-5', range(6)), ('semi_pix2x', 'sup2x', 'seeds 3-5', (3, 4, 5)), ('semi_pix2x', 'self2x', 'seeds 0-2', (0, 1, 2)),
+                              ('semi_pix2x', 'sup4x', 'seeds 0-2', (0, 1, 2)), ('all2x', 'semi_pix2x', 'seeds 0-2', (0, 1, 2)), ('all2x', 'semi_pix2x', 'seeds 0-5', range(6))):
+        pick = lambda k: df[(df.cond == k) & df.seed.isin(seeds) & ((df.frac == 8) | (k == 'all2x'))].set_index('seed').macro_f1
+        d = (pick(a) - pick(b)).dropna()
+        if len(d) < 2 or (used == 'seeds 0-5' and len(d) <= 3): continue
+        want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
+        assert want in printed('28_semi', f'  {used} {a} - {b}:'), (used, a, b, want)
+        if a != 'all2x' or (used == 'seeds 0-5') == all6: assert f'{want} (n={len(d)})' in readme, (used, a, b, want)
+        checked += 1
+    assert checked >= 1
+
 def test_shift_lines_match_the_csv():
     "28_semi's printed paired differences for the other cohort, and README's, are what an independent computation from semi_shift.csv gives."
     sh = pd.read_csv(RESULTS/'semi_shift.csv')

@@ -201,7 +201,22 @@ def semi_numbers()->dict:
         replication = (f"A replication fixed before its runs (seeds 3–5 of `sup`, `self`, `all` and `{c}`, no more whatever they showed) gives "
                        f"{say('seeds 3-5')}: the criterion {'is met' if met else 'is not met'} on the new seeds alone. Over all six seeds "
                        f"(not a clean test: the replication followed the first result): {say('seeds 0-5')}.")
-    return dict(semi_steps=f"{int(ss[~ss.cond.isin(['sup2x', 'all2x'])].steps.max()):,}", semi_seeds=listing(str(s) for s in sorted(ss.seed.unique())),
+    lg = pd.read_csv(RESULTS/'semi_supervised_long.csv') if (RESULTS/'semi_supervised_long.csv').is_file() else pd.DataFrame()
+    long = ''
+    if len(lg):
+        lp = lg.set_index(['seeds_used', 'comparison'])
+        say = lambda used, k, n: f"{n} {lp.loc[(used, k)]['mean']:+.4f} ± {lp.loc[(used, k)].se:.4f} (n={lp.loc[(used, k)].seeds})" if (used, k) in lp.index else ''
+        t = lp.loc[('seeds 0-5', 'semi_pix2x - sup2x')] if ('seeds 0-5', 'semi_pix2x - sup2x') in lp.index else None
+        d6 = 'seeds 0-5' if ('seeds 0-5', 'all2x - semi_pix2x') in lp.index else 'seeds 0-2'
+        rest = listing(x for x in (say('seeds 0-2', 'semi_pix2x - self2x', 'it minus (b) at 1,200 steps'), say('seeds 0-2', 'semi_pix2x - sup4x', 'it minus (a) at 2,400 steps (its minutes)'))
+                       if x)
+        how = ('it beats (a) by more than twice the standard error' if t['mean'] > 0 else 'it is below (a) by more than twice the standard error') \
+              if t is not None and t.beyond_2se else 'within twice the standard error: it does not beat (a)'
+        long = (f"Longer runs, fixed before their runs (at 600 steps every run is still learning): at 1,200 steps the pixel-D (c) "
+                f"{say('seeds 0-5', 'semi_pix2x - sup2x', 'minus (a) is')} over seeds 0–5 ({say('seeds 3-5', 'semi_pix2x - sup2x', 'seeds 3–5 alone:')}), "
+                f"{how}. {'On seeds 0–2, ' + rest + '; ' if rest else ''}(d) at 1,200 steps minus it "
+                f"{say(d6, 'all2x - semi_pix2x', '').strip()}{' over seeds 0–5' if d6 == 'seeds 0-5' else ' on seeds 0–2'}.")
+    return dict(semi_steps=f"{int(ss[~ss.cond.str.endswith(('2x', '4x'))].steps.max()):,}", semi_long=long, semi_seeds=listing(str(s) for s in sorted(ss.seed.unique())),
                 semi_lines=lines, semi_verdict=verdict, semi_readme=short, semi_flags=flags.get(c, '--pseudo disc'), semi_small=small,
                 semi_replication=replication)
 
