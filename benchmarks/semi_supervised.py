@@ -107,7 +107,7 @@ CONDITIONS.update({       # the longer runs (docstring): the same settings at tw
 })
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   # the discriminator-driven runs: validation picks which one is (c)
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
-STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4}     # equal time, not equal steps: the control for what (b) and (c) spend
+STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4}     # sup2x, all2x, sup4x: equal time with (b) and (c); the rest: the longer runs
 PRIMARY, REPLICATION = (0, 1, 2), (3, 4, 5)   # the tables and the choice of (c) read PRIMARY; REPLICATION is fixed in advance (above)
 LONG = dict(semi_pix2x=range(6), sup2x=range(6), self2x=range(3), sup4x=range(3), all2x=range(6))   # the longer runs' seeds, fixed in advance (above)
 
@@ -282,33 +282,31 @@ def paired(df: pd.DataFrame, a: str, b: str, col: str, frac: int) -> dict:
                 beyond_2se=bool(len(d) > 1 and abs(d.mean()) > 2 * se), positive=int((d > 0).sum()))
 
 
-def replication(every: pd.DataFrame, c: str) -> pd.DataFrame:
-    "The pre-registered replication: (c) against (a), (b) and (d), and (b) against (a), at 1/8 on the replication seeds alone and on all seeds -> results/semi_supervised_replication.csv."
-    rows = []
-    for name, seeds in (('seeds 3-5', REPLICATION), ('seeds 0-5', PRIMARY + REPLICATION)):
-        d = every[every.seed.isin(seeds)]
-        for a, b in ((c, 'sup'), (c, 'self'), ('self', 'sup'), ('all', c)):
-            if {a, b} <= set(d.cond): rows.append(dict(seeds_used=name, **paired(d, a, b, 'macro_f1', 8)))
+SEED_SETS = {'seeds 0-2': PRIMARY, 'seeds 3-5': REPLICATION, 'seeds 0-5': PRIMARY + REPLICATION}
+
+
+def seed_pairs(every: pd.DataFrame, spec: dict, name: str) -> pd.DataFrame:
+    """Paired test macro F1 differences at 1/8 for each pair (a, b) of `spec` on each of its named seed sets (`SEED_SETS`),
+    fixed in advance -> results/`name`. A set whose runs are those of a smaller set gives no second row."""
+    rows = [dict(seeds_used=used, **paired(every[every.seed.isin(seeds)], a, b, 'macro_f1', 8))
+            for used, seeds in SEED_SETS.items() for (a, b), useds in spec.items() if used in useds and {a, b} <= set(every.cond)]
     out = pd.DataFrame(rows)
-    if len(out): out = out[out.seeds > 0]
-    out.to_csv(RESULTS / 'semi_supervised_replication.csv', index=False)
+    if len(out): out = out[out.seeds > 1].drop_duplicates(['comparison', 'seeds', 'mean', 'se'])
+    out.to_csv(RESULTS / name, index=False)
     return out
 
 
-LONG_PAIRS = {('semi_pix2x', 'sup2x'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'),     # the test, on its six seeds; the rest on seeds 0-2
-              ('semi_pix2x', 'self2x'): ('seeds 0-2',), ('self2x', 'sup2x'): ('seeds 0-2',), ('semi_pix2x', 'sup4x'): ('seeds 0-2',),
-              ('sup4x', 'sup2x'): ('seeds 0-2',), ('all2x', 'semi_pix2x'): ('seeds 0-2', 'seeds 0-5')}
+def replication(every: pd.DataFrame, c: str) -> pd.DataFrame:
+    "The pre-registered replication: (c) against (a), (b) and (d), and (b) against (a), on the replication seeds alone and on all six."
+    both = ('seeds 3-5', 'seeds 0-5')
+    return seed_pairs(every, {(c, 'sup'): both, (c, 'self'): both, ('self', 'sup'): both, ('all', c): both}, 'semi_supervised_replication.csv')
 
 
 def long_runs(every: pd.DataFrame) -> pd.DataFrame:
-    "The longer runs (docstring): paired test macro F1 differences at 1/8 on each pair's seeds, fixed in advance -> results/semi_supervised_long.csv."
-    sets = {'seeds 0-2': PRIMARY, 'seeds 3-5': REPLICATION, 'seeds 0-5': PRIMARY + REPLICATION}
-    rows = [dict(seeds_used=used, **paired(every[every.seed.isin(sets[used])], a, b, 'macro_f1', 8))
-            for (a, b), useds in LONG_PAIRS.items() for used in useds if {a, b} <= set(every.cond)]
-    out = pd.DataFrame(rows)
-    if len(out): out = out[out.seeds > 1].drop_duplicates(['comparison', 'seeds', 'mean', 'se'])   # seeds 0-5 with only 0-2 run: no second row
-    out.to_csv(RESULTS / 'semi_supervised_long.csv', index=False)
-    return out
+    "The longer runs (docstring): the test on its six seeds (and each half), the controls on seeds 0-2, (d) on all six."
+    return seed_pairs(every, {('semi_pix2x', 'sup2x'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), ('semi_pix2x', 'self2x'): ('seeds 0-2',),
+                              ('self2x', 'sup2x'): ('seeds 0-2',), ('semi_pix2x', 'sup4x'): ('seeds 0-2',), ('sup4x', 'sup2x'): ('seeds 0-2',),
+                              ('all2x', 'semi_pix2x'): ('seeds 0-2', 'seeds 0-5')}, 'semi_supervised_long.csv')
 
 
 def collect(root: Path, out: str) -> str:

@@ -36,6 +36,7 @@ def table_text(name:str, first:str)->str:
 def mean(cell:str)->float: return float(cell.split('±')[0].replace(',', '').rstrip('x%'))
 def budget(name:str)->str: return re.search(r'Budget: ([^;(]+)', (RESULTS/name).read_text(encoding='utf-8')).group(1).strip()
 def listing(items)->str: items = list(items); return ', '.join(items[:-1]) + ' and ' + items[-1] if len(items) > 1 else ''.join(items)
+def diff_text(r)->str: return f"{r['mean']:+.4f} ± {r.se:.4f} (n={r.seeds})"   # a row of a benchmark's paired-differences CSV
 def mean_sd(v)->str: return f'{v.mean():.4f} ± {v.std(ddof=1):.4f}' if len(v) > 1 else f'{v.mean():.4f}'
 
 def demo_numbers()->dict:
@@ -153,8 +154,7 @@ def semi_numbers()->dict:
     pr = pr[pr.metric == 'test'].set_index(['frac', 'comparison'])
     def pair(frac, comp):
         if (frac, comp) not in pr.index or pr.loc[(frac, comp)].seeds < 2: return None
-        r = pr.loc[(frac, comp)]
-        return f'{r["mean"]:+.4f} ± {r.se:.4f} (n={r.seeds})'
+        return diff_text(pr.loc[(frac, comp)])
     # (c) is the image-level D's tile selection or the pixel D's, whichever validation prefers (paired over seeds, at 1/8)
     ch = pd.read_csv(RESULTS/'semi_supervised_choice.csv')
     c = ch[ch.chosen].cond.iloc[0]
@@ -195,7 +195,7 @@ def semi_numbers()->dict:
     if len(rep):
         rp = rep.set_index(['seeds_used', 'comparison'])
         what = {f'{c} - sup': '(c) minus (a)', f'{c} - self': '(c) minus (b)', 'self - sup': '(b) minus (a)', f'all - {c}': '(d) minus (c)'}
-        say = lambda used: '; '.join(f"{n} {rp.loc[(used, k)]['mean']:+.4f} ± {rp.loc[(used, k)].se:.4f} (n={rp.loc[(used, k)].seeds})" for k, n in what.items() if (used, k) in rp.index)
+        say = lambda used: '; '.join(f"{n} {diff_text(rp.loc[(used, k)])}" for k, n in what.items() if (used, k) in rp.index)
         r = rp.loc[('seeds 3-5', f'{c} - sup')] if ('seeds 3-5', f'{c} - sup') in rp.index else None
         met = r is not None and r.beyond_2se and r['mean'] > 0
         replication = (f"A replication fixed before its runs (seeds 3–5 of `sup`, `self`, `all` and `{c}`, no more whatever they showed) gives "
@@ -205,7 +205,7 @@ def semi_numbers()->dict:
     long = ''
     if len(lg):
         lp = lg.set_index(['seeds_used', 'comparison'])
-        say = lambda used, k, n: f"{n} {lp.loc[(used, k)]['mean']:+.4f} ± {lp.loc[(used, k)].se:.4f} (n={lp.loc[(used, k)].seeds})" if (used, k) in lp.index else ''
+        say = lambda used, k, n: f"{n} {diff_text(lp.loc[(used, k)])}" if (used, k) in lp.index else ''
         t = lp.loc[('seeds 0-5', 'semi_pix2x - sup2x')] if ('seeds 0-5', 'semi_pix2x - sup2x') in lp.index else None
         d6 = 'seeds 0-5' if ('seeds 0-5', 'all2x - semi_pix2x') in lp.index else 'seeds 0-2'
         rest = listing(x for x in (say('seeds 0-2', 'semi_pix2x - self2x', 'it minus (b) at 1,200 steps'), say('seeds 0-2', 'semi_pix2x - sup4x', 'it minus (a) at 2,400 steps (its minutes)'))
@@ -229,7 +229,7 @@ def shift_numbers()->dict:
              'semi_pix - self': '(c) minus (b)', 'oracle - src': 'target labels (d) minus (a)',
              'semi_pix_cls - src': 'a bar per class (`semi_pix_cls`) minus (a)', 'semi_pix_cls - semi_pix': '`semi_pix_cls` minus one bar (c)',
              'semi_pix_cls - self': '`semi_pix_cls` minus (b)'}
-    pair = lambda k: f"{pr.loc[k]['mean']:+.4f} ± {pr.loc[k].se:.4f} (n={pr.loc[k].seeds})"
+    pair = lambda k: diff_text(pr.loc[k])
     lines = '; '.join(f'{n} {pair(k)}' for k, n in names.items() if k in pr.index)
     rel = lambda k, what: (f"{'is ahead of' if pr.loc[k]['mean'] > 0 else 'is below'} {what}, "
                            f"{'beyond' if pr.loc[k].beyond_2se else 'within'} twice the standard error") if k in pr.index else f'was not compared with {what}'
