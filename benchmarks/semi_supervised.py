@@ -57,6 +57,21 @@ more seeds whatever it shows), and on seeds 0-2 `self2x` ((b) at 1200 steps: doe
 2400 steps, about `semi_pix2x`'s minutes: equal time), then `all2x` on seeds 3-5 ((d) beside the test's six seeds).
 Run in that order; a run that does not finish is reported as not run. `semi_supervised_long.csv` has their paired differences.
 
+A share, not a level (fixed before any of its runs, after the longer runs): the bar of (c) is set by D's scores on real
+pairs, so once D tells G's maps from real ones it trusts nothing (at 1200 steps 0.2 % of the pool by the end). With
+`pseudo_bar='share'` the pool's pixels are ranked against each other: the top half by D's score (`pseudo_rank=0.5`,
+fixed, not tuned) are pseudo-labels however the game stands. At 1/8 and 600 steps:
+- `semi_q`: `semi_pix` with the share bar;
+- `semi_q0`: `semi_q` without D's adversarial term on the pool (`lambda_adv_u=0`; D still learns the pool's maps as
+  fake, so it still ranks them): whether pushing G on the pool is what hurts it late;
+- `self_q`: (b) with the same share bar on G's own top probability, no D on the pool: at the same share, does D's
+  ranking beat G's confidence (the control that tells D's judgement from more pseudo-labels).
+Validation chooses `semi_q` or `semi_q0` over seeds 0-2 (mean validation macro F1) as (c, share); it then runs on seeds
+3-5, as `self_q` does. The test: (c, share) - `sup` on seeds 0-5 (the sup runs above), no more seeds whatever it shows;
+beside it (c, share) - `self_q`, `self_q` - `sup` and `all` - (c, share) on seeds 0-5, and (c, share) - `sup2x` (equal
+time). Order: `semi_q` and `semi_q0` on seeds 0-2, `self_q` on 0-2, (c, share) on 3-5, `self_q` on 3-5.
+`semi_supervised_share_choice.csv` has the choice, `semi_supervised_share.csv` the paired differences.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -105,6 +120,12 @@ CONDITIONS.update({       # the longer runs (docstring): the same settings at tw
     'self2x': (CONDITIONS['self'][0], True, '`self` at twice the steps: (b) beside `semi_pix2x`'),
     'sup4x': (dict(), False, "(a) at four times the steps: about `semi_pix2x`'s minutes (equal time)"),
 })
+CONDITIONS.update({       # a share, not a level (docstring)
+    'semi_q': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='share'), True, "`semi_pix` with the share bar: the top half of the pool's pixels by D's score, however the game stands"),
+    'semi_q0': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='share', lambda_adv_u=0.0), True, "`semi_q` without D's adversarial term on the pool: D ranks the pool's maps, never pushes G on them"),
+    'self_q': (dict(CONDITIONS['self'][0], pseudo_bar='share', pseudo_rank=0.5), True, "(b) with the share bar: the top half of the pool's pixels by G's own top probability (the same share as `semi_q`, no D)"),
+})
+SHARE_VARIANTS = ('semi_q', 'semi_q0')   # validation picks (c, share) among them on PRIMARY
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   # the discriminator-driven runs: validation picks which one is (c)
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
 STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4}     # sup2x, all2x, sup4x: equal time with (b) and (c); the rest: the longer runs
@@ -309,15 +330,42 @@ def long_runs(every: pd.DataFrame) -> pd.DataFrame:
                               ('all2x', 'semi_pix2x'): ('seeds 0-2', 'seeds 0-5')}, 'semi_supervised_long.csv')
 
 
+def share_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
+    "A share, not a level (docstring): the test (c, share) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, the choice's pair on 0-2."
+    six = ('seeds 0-5',)
+    return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self_q'): six, ('self_q', 'sup'): six, (c, 'sup2x'): six,
+                              ('all', c): six, ('semi_q0', 'semi_q'): ('seeds 0-2',)}, 'semi_supervised_share.csv')
+
+
+def choose(df: pd.DataFrame, variants, name: str) -> pd.DataFrame:
+    "Which of `variants` is (c): the highest mean validation macro F1 at 1/8 over the same seeds (never the test split) -> results/`name`."
+    v8 = df[(df.frac == 8) & df.cond.isin(variants)].groupby('cond').agg(val_macro_f1=('val_macro_f1', 'mean'), seeds=('seed', 'count'))
+    v8 = v8[v8.seeds == v8.seeds.max()].sort_values('val_macro_f1', ascending=False).round(4)
+    choice = v8.assign(chosen=[i == 0 for i in range(len(v8))]).reset_index()
+    choice.to_csv(RESULTS / name, index=False)
+    return choice
+
+
+def finished(root: Path, name: str, stored) -> pd.DataFrame:
+    """Every finished run's `name` (test.json, curve.csv) under `root`, over the rows the results CSVs `stored` already hold:
+    the CSVs are the record (a fresh checkout has no runs/ folder); a run folder that is there replaces its stored rows."""
+    key = lambda d: list(map(tuple, d[['cond', 'frac', 'seed']].values.tolist()))
+    paths = sorted(p for p in root.glob(f'*/{name}') if not p.parent.name.startswith('shift_'))   # semi_shift.py's runs share the folder
+    new = [pd.DataFrame([json.loads(p.read_text())]) if p.suffix == '.json' else pd.read_csv(p) for p in paths]
+    old = pd.concat([pd.read_csv(RESULTS / n) for n in stored if (RESULTS / n).is_file()], ignore_index=True)
+    if not new: return old
+    new = pd.concat(new, ignore_index=True); ran = set(key(new))
+    old = old[[k not in ran for k in key(old)]]
+    return pd.concat([old, new], ignore_index=True)[list(old.columns) + [c for c in new.columns if c not in old.columns]]
+
+
 def collect(root: Path, out: str) -> str:
     from sagan_seg.metrics import table_markdown
-    mine = lambda name: sorted(p for p in root.glob(f'*/{name}') if not p.parent.name.startswith('shift_'))   # semi_shift.py's runs share the folder
-    rows = [json.loads(p.read_text()) for p in mine('test.json')]
-    every = pd.DataFrame(rows).sort_values(['frac', 'cond', 'seed'])
+    every = finished(root, 'test.json', ('semi_supervised.csv', 'semi_supervised_replication_runs.csv')).sort_values(['frac', 'cond', 'seed'])
     df = every[every.seed.isin(PRIMARY)]               # the tables and the choice of (c); the replication seeds are read apart
     df.to_csv(RESULTS / 'semi_supervised.csv', index=False)
     every[every.seed.isin(REPLICATION)].to_csv(RESULTS / 'semi_supervised_replication_runs.csv', index=False)
-    curves = pd.concat([pd.read_csv(p) for p in mine('curve.csv')], ignore_index=True)
+    curves = finished(root, 'curve.csv', ('semi_supervised_curves.csv',)).sort_values(['cond', 'frac', 'seed', 'epoch'], kind='stable')
     curves[curves.seed.isin(PRIMARY)].to_csv(RESULTS / 'semi_supervised_curves.csv', index=False)
     cols = [c for c in ('val_macro_f1', 'macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'last_semi_trusted', 'last_semi_pseudo_acc',
                         'last_semi_pseudo_acc_fg', 'last_semi_acc_all', 's_per_step') if c in df]
@@ -334,13 +382,11 @@ def collect(root: Path, out: str) -> str:
                           for a, b in comps if {a, b} <= set(df.cond)])
     pairs = pairs[pairs.seeds > 0]                     # a pair whose conditions ran at other fractions only: no row
     pairs.to_csv(RESULTS / 'semi_supervised_pairs.csv', index=False)
-    # which variant is (c): the highest mean validation macro F1 at 1/8 over the same seeds (never the test split)
-    v8 = df[(df.frac == 8) & df.cond.isin(C_VARIANTS)].groupby('cond').agg(val_macro_f1=('val_macro_f1', 'mean'), seeds=('seed', 'count'))
-    v8 = v8[v8.seeds == v8.seeds.max()].sort_values('val_macro_f1', ascending=False).round(4)
-    choice = v8.assign(chosen=[i == 0 for i in range(len(v8))]).reset_index()
-    choice.to_csv(RESULTS / 'semi_supervised_choice.csv', index=False)
+    choice = choose(df, C_VARIANTS, 'semi_supervised_choice.csv')
     rep = replication(every, choice.cond[0])
     lng = long_runs(every)
+    share = choose(df, SHARE_VARIANTS, 'semi_supervised_share_choice.csv')
+    shr = share_runs(every, share.cond[0]) if len(share) else pd.DataFrame()
     have = {(r.cond, r.seed) for r in every.itertuples()}
     missing = [f'`{c}` seed {s}' for c, seeds in LONG.items() for s in seeds if (c, s) not in have]
     extra = []
