@@ -72,6 +72,14 @@ beside it (c, share) - `self_q`, `self_q` - `sup` and `all` - (c, share) on seed
 time). Order: `semi_q` and `semi_q0` on seeds 0-2, `self_q` on 0-2, (c, share) on 3-5, `self_q` on 3-5.
 `semi_supervised_share_choice.csv` has the choice, `semi_supervised_share.csv` the paired differences.
 
+A share per class (fixed before its runs, after `semi_q` and `semi_q0` on seed 0 had run): their top half by D's score
+was less often right than G's argmax on the whole pool (D scores glomeruli high, and G's commonest mistakes are
+glomerular), and G degraded once they started. `semi_qc` is `semi_q` with `pseudo_bar='class_share'`: the top half of
+each class G predicts, by D's score, so that D ranks within a class (where `--judge` found it a better judge than G's
+confidence) and not across classes. It runs on seeds 0-2 after the runs above, read against `sup` and `semi_pix` on
+seeds 0-2 (its paired differences in `semi_supervised_pairs.csv`); it joins no choice made above, and its seeds 3-5 run
+only if its mean validation macro F1 over seeds 0-2 is above `semi_pix`'s (the (c) validation chose), and time allows.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -124,6 +132,7 @@ CONDITIONS.update({       # a share, not a level (docstring)
     'semi_q': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='share'), True, "`semi_pix` with the share bar: the top half of the pool's pixels by D's score, however the game stands"),
     'semi_q0': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='share', lambda_adv_u=0.0), True, "`semi_q` without D's adversarial term on the pool: D ranks the pool's maps, never pushes G on them"),
     'self_q': (dict(CONDITIONS['self'][0], pseudo_bar='share', pseudo_rank=0.5), True, "(b) with the share bar: the top half of the pool's pixels by G's own top probability (the same share as `semi_q`, no D)"),
+    'semi_qc': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='class_share'), True, "`semi_q` ranked per predicted class: the top half of each class G predicts on the pool, by D's score"),
 })
 SHARE_VARIANTS = ('semi_q', 'semi_q0')   # validation picks (c, share) among them on PRIMARY
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   # the discriminator-driven runs: validation picks which one is (c)
@@ -378,6 +387,7 @@ def collect(root: Path, out: str) -> str:
              ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'),
              ('all2x', 'sup2x')]
     comps += [('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup2x'), ('all', 'semi_pix_cls')]
+    comps += [('semi_q', 'sup'), ('semi_q0', 'sup'), ('self_q', 'sup'), ('semi_q', 'semi_pix'), ('semi_q0', 'semi_q'), ('semi_qc', 'sup'), ('semi_qc', 'semi_pix'), ('semi_qc', 'semi_q')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
     pairs = pairs[pairs.seeds > 0]                     # a pair whose conditions ran at other fractions only: no row

@@ -573,6 +573,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sagan_seg.semi._play': ('semi.html#_play', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi._pseudo_logs': ('semi.html#_pseudo_logs', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi._scan_unlabeled': ('semi.html#_scan_unlabeled', 'sagan_seg/semi.py'),
+                                'sagan_seg.semi._share_bar': ('semi.html#_share_bar', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.check_resolution': ('semi.html#check_resolution', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.folder_mpp': ('semi.html#folder_mpp', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.pseudo_labels': ('semi.html#pseudo_labels', 'sagan_seg/semi.py'),

@@ -111,6 +111,12 @@ def top_share_bar(v:Tensor, rank:float)->Tensor:
     n = v.numel(); top = max(math.ceil(round((1 - rank) * n, 6)), 1)
     return v.flatten().kthvalue(n - top + 1).values
 
+def _share_bar(v:Tensor, lab:Tensor, rank:float, share:str)->Tensor:
+    "The share bar for scores `v` (broadcast to G's labels `lab` (Bu, H, W)): over every pixel ('all'), or per predicted class ('class')."
+    if share == 'all': return top_share_bar(v, rank)
+    v = v.expand_as(lab)
+    return torch.stack([top_share_bar(v[lab == k], rank) if (lab == k).any() else v.new_zeros(()) for k in range(int(lab.max()) + 1)])[lab]
+
 def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabeled tiles (detached)
                   mode:str,                 # 'none', 'softmax', 'disc' or 'both' (`TrainConfig.pseudo`)
                   confidence:float=0.9,     # 'softmax'/'both': the top class probability a pixel needs
@@ -118,13 +124,13 @@ def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabe
                   d_real:Tensor|None=None,  # (B,) or (B, h, w): D's scores on the step's labeled, real pairs
                   rank:float=0.5,           # a tile (a pixel) is trusted when its score >= this quantile of d_real's
                   y_real:Tensor|None=None,  # (B, H, W) the labeled masks: with a pixel D, a bar per class (`TrainConfig.pseudo_bar='class'`)
-                  share:bool=False,         # `pseudo_bar='share'`: the bar is the `rank` quantile of the judge's scores on these unlabeled pixels
+                  share:str|None=None,      # 'all' (`pseudo_bar='share'`): the bar is the `rank` quantile of the judge's scores on these unlabeled pixels; 'class' (`'class_share'`): on those G calls the same class
                  )->tuple[Tensor, Tensor]:  # targets (Bu, H, W) int64 with PSEUDO_IGNORE where not trusted, trusted (Bu, H, W) bool
     "G's argmax as targets where `mode` trusts it."
     p = logits_u.float().softmax(1)
     conf, lab = p.max(1)                                                       # (Bu, H, W)
     trusted = torch.zeros_like(lab, dtype=torch.bool) if mode == 'none' else torch.ones_like(lab, dtype=torch.bool)
-    if mode in ('softmax', 'both'): trusted &= conf >= (top_share_bar(conf, rank) if share and mode == 'softmax' else confidence)
+    if mode in ('softmax', 'both'): trusted &= conf >= (_share_bar(conf, lab, rank, share) if share and mode == 'softmax' else confidence)
     if mode in ('disc', 'both'):
         s, r = d_u.float(), d_real.float()                                     # a rank, not a probability:
         bar = torch.quantile(r.flatten(), rank)                                # among the real pairs' (or real pixels') scores
@@ -136,7 +142,7 @@ def pseudo_labels(logits_u:Tensor,          # (Bu, K, H, W) G's scores on unlabe
             bar = bars[lab]                                                    # (Bu, H, W): each pixel's bar is its predicted class's
         if s.ndim == 3: s = F.interpolate(s[:, None], size=lab.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
         else: s = s[:, None, None]                                             # an image-level D: the tile's score at every pixel
-        if share: bar = top_share_bar(s, rank)                                 # among G's own unlabeled pixels (tiles): a share, whoever wins
+        if share: bar = _share_bar(s, lab, rank, share)                        # among G's own unlabeled pixels (tiles): a share, whoever wins
         trusted &= s >= bar
     return torch.where(trusted, lab, torch.full_like(lab, PSEUDO_IGNORE)), trusted
 
@@ -209,7 +215,8 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
     y_real = y if cfg.pseudo_bar == 'class' else None                          # a bar per class needs the real pixels' classes
     if mode in ('disc', 'both') and _dist_on():                                # rank against the whole batch's real pairs
         d_real, y_real = _gather(d_real), None if y_real is None else _gather(y_real)
-    target, trusted = pseudo_labels(src, mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank, y_real, cfg.pseudo_bar == 'share')   # a share: of this process's batch
+    share = {'share': 'all', 'class_share': 'class'}.get(cfg.pseudo_bar)      # a share: of this process's batch
+    target, trusted = pseudo_labels(src, mode, cfg.pseudo_confidence, d_u, d_real, cfg.pseudo_rank, y_real, share)
     logs.update(_pseudo_logs(src, trusted, yu))
     ramp = cfg.d_every * (min(1.0, t / cfg.adv_warmup) if cfg.adv_warmup > 0 else 1.0)
     with autocast(amp, dev):

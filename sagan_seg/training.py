@@ -31,7 +31,7 @@ AMP_MODES = ('auto', 'bf16', 'fp16', 'none')
 LR_SCHEDULES = ('constant', 'cosine')
 LAYOUTS = ('auto', 'channels_last', 'contiguous')
 PSEUDO_MODES = ('none', 'softmax', 'disc', 'both')
-PSEUDO_BARS = ('all', 'class', 'share')
+PSEUDO_BARS = ('all', 'class', 'share', 'class_share')
 
 @dataclass
 class TrainConfig:
@@ -84,7 +84,7 @@ class TrainConfig:
     pseudo:str='none'  # self-training on unlabeled tiles: 'none'; 'softmax' (pixels whose top probability >= pseudo_confidence); 'disc' (whole tiles D scores at least as real as the pseudo_rank quantile of the step's labeled pairs; pixels, with discriminator.output='pixel'); 'both' (such tiles' confident pixels)
     pseudo_confidence:float=0.9  # 'softmax'/'both': a pixel's top class probability needed for it to be a pseudo-label
     pseudo_rank:float=0.5  # 'disc'/'both': a tile is trusted when D's hinge score on it is at least this quantile of its scores on the step's labeled (real) pairs (of its scores on the unlabeled pixels with pseudo_bar='share')
-    pseudo_bar:str='all'  # 'all': one bar, the pseudo_rank quantile of D's scores on real pairs (pixels); 'class' (pixel D): a pixel predicted as class k is held to the quantile of the scores of real pixels of class k; 'share': the pseudo_rank quantile of the judge's own scores on the step's unlabeled pixels (D's; G's top probability with pseudo='softmax'), so the top 1 - pseudo_rank of them is trusted however D and G stand
+    pseudo_bar:str='all'  # 'all': one bar, the pseudo_rank quantile of D's scores on real pairs (pixels); 'class' (pixel D): a pixel predicted as class k is held to the quantile of the scores of real pixels of class k; 'share': the pseudo_rank quantile of the judge's own scores on the step's unlabeled pixels (D's; G's top probability with pseudo='softmax'), so the top 1 - pseudo_rank of them is trusted however D and G stand; 'class_share': the same share of each class G predicts
     lambda_pseudo:float=1.0  # weight of the cross-entropy on trusted pseudo-labels
     pseudo_start:float=0.3  # share of the run before pseudo-labels start (a warm-up on the labeled tiles)
     pseudo_views:str='same'  # 'same': pseudo-labels from G's prediction on the very view it then trains on (Hung et al., s4GAN); 'weak_strong': chosen on the tile without colour jitter, trained on a strongly jittered copy (FixMatch's consistency)

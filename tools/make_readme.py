@@ -220,6 +220,27 @@ def semi_numbers()->dict:
                 semi_lines=lines, semi_verdict=verdict, semi_readme=short, semi_flags=flags.get(c, '--pseudo disc'), semi_small=small,
                 semi_replication=replication)
 
+def share_numbers()->dict:
+    "A share, not a level (benchmarks/results/semi_supervised_share*.csv, fixed before its runs): the test, its controls, the choice; '' before the runs."
+    import pandas as pd
+    if not (RESULTS/'semi_supervised_share.csv').is_file(): return dict(semi_share='')
+    sp = pd.read_csv(RESULTS/'semi_supervised_share.csv').set_index(['seeds_used', 'comparison'])
+    ch = pd.read_csv(RESULTS/'semi_supervised_share_choice.csv')
+    if not len(sp) or not len(ch): return dict(semi_share='')
+    c = ch[ch.chosen].cond.iloc[0]
+    say = lambda used, k, n: f"{n} {diff_text(sp.loc[(used, k)])}" if (used, k) in sp.index else ''
+    t = sp.loc[('seeds 0-5', f'{c} - sup')] if ('seeds 0-5', f'{c} - sup') in sp.index else None
+    how = ('within twice the standard error: it does not beat (a)' if t is None or not t.beyond_2se else
+           'more than twice the standard error above (a): the criterion is met' if t['mean'] > 0 else 'more than twice the standard error below (a)')
+    rest = listing(x for x in (say('seeds 0-5', f'{c} - self_q', "minus self-training at the same share ranked by G's own confidence (`self_q`)"),
+                               say('seeds 0-5', 'self_q - sup', '`self_q` minus (a)'), say('seeds 0-5', f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'),
+                               say('seeds 0-5', f'all - {c}', '(d) minus it')) if x)
+    return dict(semi_share=(
+        f"A share, not a level (fixed before its runs): trusting the top half of the pool's pixels by the pixel D's score "
+        f"(`--pseudo-bar share`), with validation choosing `{c}` (of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}), "
+        f"(c) {say('seeds 0-5', f'{c} - sup', 'minus (a) is')} over seeds 0–5 ({say('seeds 3-5', f'{c} - sup', 'seeds 3–5 alone:')}) at 600 steps, "
+        f"{how}; {rest}."))
+
 def shift_numbers()->dict:
     "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
     import pandas as pd
@@ -297,7 +318,7 @@ def reading_order()->dict:
 
 def numbers()->dict:
     "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
-    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **shift_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **share_numbers(), **shift_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
 
 def fill(text:str, values:dict)->str:
     "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
