@@ -80,6 +80,13 @@ confidence) and not across classes. It runs on seeds 0-2 after the runs above, r
 seeds 0-2 (its paired differences in `semi_supervised_pairs.csv`); it joins no choice made above, and its seeds 3-5 run
 only if its mean validation macro F1 over seeds 0-2 is above `semi_pix`'s (the (c) validation chose), and time allows.
 
+Why the longer runs fall late (fixed before its runs, after the longer runs): `semi_pix2x`'s validation macro F1 falls
+from step 800 to 1200 (mean over seeds 0-2) where `sup2x`'s holds. Either D's adversarial term on the pool destabilises
+G, or the late game loses the pseudo-labels. `adv2x` is `adv` (the pool's adversarial term, no pseudo-labels) at 1200
+steps on seeds 0-2, after `semi_qc`: if its late fall (validation at step 800 minus at 1200) is as large as
+`semi_pix2x`'s, the adversarial term is enough to cause it; if it is as small as `sup2x`'s, it is not. Its paired test
+differences against `sup2x` and `semi_pix2x` join `semi_supervised_long.csv`.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -127,6 +134,7 @@ CONDITIONS.update({       # the longer runs (docstring): the same settings at tw
     'semi_pix2x': (CONDITIONS['semi_pix'][0], True, '`semi_pix` at twice the steps (1200): (c) where the runs have learnt more'),
     'self2x': (CONDITIONS['self'][0], True, '`self` at twice the steps: (b) beside `semi_pix2x`'),
     'sup4x': (dict(), False, "(a) at four times the steps: about `semi_pix2x`'s minutes (equal time)"),
+    'adv2x': (CONDITIONS['adv'][0], True, "`adv` at twice the steps: the pool's adversarial term without pseudo-labels, beside `semi_pix2x`"),
 })
 CONDITIONS.update({       # a share, not a level (docstring)
     'semi_q': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='share'), True, "`semi_pix` with the share bar: the top half of the pool's pixels by D's score, however the game stands"),
@@ -137,9 +145,9 @@ CONDITIONS.update({       # a share, not a level (docstring)
 SHARE_VARIANTS = ('semi_q', 'semi_q0')   # validation picks (c, share) among them on PRIMARY
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   # the discriminator-driven runs: validation picks which one is (c)
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
-STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4}     # sup2x, all2x, sup4x: equal time with (b) and (c); the rest: the longer runs
+STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4, 'adv2x': 2}     # sup2x, all2x, sup4x: equal time with (b) and (c); the rest: the longer runs
 PRIMARY, REPLICATION = (0, 1, 2), (3, 4, 5)   # the tables and the choice of (c) read PRIMARY; REPLICATION is fixed in advance (above)
-LONG = dict(semi_pix2x=range(6), sup2x=range(6), self2x=range(3), sup4x=range(3), all2x=range(6))   # the longer runs' seeds, fixed in advance (above)
+LONG = dict(semi_pix2x=range(6), sup2x=range(6), self2x=range(3), sup4x=range(3), all2x=range(6), adv2x=range(3))   # the longer runs' seeds, fixed in advance (above)
 
 
 def _link(src: Path, dst: Path):
@@ -336,7 +344,8 @@ def long_runs(every: pd.DataFrame) -> pd.DataFrame:
     "The longer runs (docstring): the test on its six seeds (and each half), the controls on seeds 0-2, (d) on all six."
     return seed_pairs(every, {('semi_pix2x', 'sup2x'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), ('semi_pix2x', 'self2x'): ('seeds 0-2',),
                               ('self2x', 'sup2x'): ('seeds 0-2',), ('semi_pix2x', 'sup4x'): ('seeds 0-2',), ('sup4x', 'sup2x'): ('seeds 0-2',),
-                              ('all2x', 'semi_pix2x'): ('seeds 0-2', 'seeds 0-5')}, 'semi_supervised_long.csv')
+                              ('all2x', 'semi_pix2x'): ('seeds 0-2', 'seeds 0-5'), ('adv2x', 'sup2x'): ('seeds 0-2',), ('semi_pix2x', 'adv2x'): ('seeds 0-2',)},
+                      'semi_supervised_long.csv')
 
 
 def share_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
@@ -398,7 +407,8 @@ def collect(root: Path, out: str) -> str:
     share = choose(df, SHARE_VARIANTS, 'semi_supervised_share_choice.csv')
     shr = share_runs(every, share.cond[0]) if len(share) else pd.DataFrame()
     have = {(r.cond, r.seed) for r in every.itertuples()}
-    missing = [f'`{c}` seed {s}' for c, seeds in LONG.items() for s in seeds if (c, s) not in have]
+    fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {})}
+    missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
                        ('semi_supervised_time.csv', 'Seconds per step, each condition measured alone (`--time`):')):
@@ -424,7 +434,11 @@ def collect(root: Path, out: str) -> str:
            table_markdown(rep.set_index('comparison')), ''] if len(rep) else []),
         *(['Longer runs at 1/8, fixed before their runs (the docstring): 1200 steps (`sup4x`: 2400, equal time); the test is '
            '`semi_pix2x - sup2x` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(lng.set_index('comparison')), '',
-           f"Not run (of the longer runs fixed in advance): {', '.join(missing) if missing else 'none'}.", ''] if len(lng) else []),
+           ] if len(lng) else []),
+        *([f"A share, not a level, at 1/8 and {int(df[df.cond == 'sup'].steps.max())} steps, fixed before its runs (the docstring): validation chose **{share.cond[0]}** "
+           '(mean validation macro F1 over seeds 0-2):', '', table_markdown(share.set_index('cond')), '',
+           f'The test is `{share.cond[0]} - sup` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(shr.set_index('comparison')), ''] if len(shr) else []),
+        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`): {', '.join(missing) if missing else 'none'}.", '',
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
 
