@@ -172,7 +172,7 @@ class TrainConfig:
         need(0 <= self.pseudo_rank <= 1, f'pseudo_rank must be in [0, 1], got {self.pseudo_rank!r}')
         need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
         need(self.pseudo_bar in PSEUDO_BARS, f'pseudo_bar must be one of {PSEUDO_BARS}, got {self.pseudo_bar!r}')
-        need(self.pseudo_bar == 'all' or self.discriminator.output == 'pixel', "pseudo_bar='class' needs a pixel discriminator (discriminator.output='pixel'): an image-level score has no class")
+        need(self.pseudo_bar != 'class' or self.discriminator.output == 'pixel', "pseudo_bar='class' needs a pixel discriminator (discriminator.output='pixel'): an image-level score has no class")
         need(self.pseudo_views in ('same', 'weak_strong'), f"pseudo_views must be 'same' or 'weak_strong', got {self.pseudo_views!r}")
 
     def validate(self)->TrainConfig:
