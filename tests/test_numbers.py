@@ -140,12 +140,14 @@ def test_recipe_choice_and_tta_lines_match_the_csv():
 README_SEMI = {('semi', 'sup'), ('semi', 'self'), ('self', 'sup'), ('semi', 'sup2x'), ('sup2x', 'sup'), ('adv', 'sup'), ('semi_r0', 'semi'), ('all', 'semi'),
                ('semi_pix', 'semi'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'), ('fix_semi', 'sup'), ('fix_semi', 'fix_self'), ('fix_self', 'self'),
                ('fix_semi', 'sup2x'), ('all', 'fix_semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('all', 'semi_pix'), ('all2x', 'sup2x'),
-               ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self')}
+               ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_qc', 'sup')}
 
 # the comparisons 28_semi prints (the rest are in benchmarks/results/semi_supervised.md)
 NB_SEMI = {('semi', 'sup'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('all', 'semi_pix'), ('sup2x', 'sup'), ('all2x', 'sup2x')}      # at every fraction
-NB_SEMI_8 = NB_SEMI | {('semi_pix', 'semi'), ('semi_pix', 'sup2x'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'),
-                       ('fix_semi', 'fix_self'), ('fix_semi', 'semi_pix'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self')}   # at 1/8 also
+NB_SEMI_8 = NB_SEMI - {('semi_pix', 'sup'), ('semi_pix', 'self'), ('all', 'semi_pix')} | {('semi_pix', 'semi'), ('sup_pix', 'sup'), ('semi_pix_st', 'semi_pix'),   # at 1/8: (c)'s lines
+                       ('fix_semi', 'fix_self'), ('fix_semi', 'semi_pix'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'),   # are the 'done when'
+                       ('semi_qc', 'sup'), ('semi_qc', 'semi_pix')}                                                                                # lines (DONE_8)
+DONE_8 = {('semi_pix', 'sup'): 'done when', ('semi_pix', 'self'): '  (c) - (b)', ('all', 'semi_pix'): '  goal', ('semi_pix', 'sup2x'): '  equal time'}   # (c) is semi_pix
 
 def test_semi_lines_match_the_csv():
     "28_semi's printed paired differences, and README's, are what an independent computation from semi_supervised.csv gives."
@@ -158,11 +160,12 @@ def test_semi_lines_match_the_csv():
                      ('semi_pix', 'semi'), ('semi_pix', 'sup'), ('semi_pix', 'self'), ('semi_pix', 'sup2x'), ('sup_pix', 'sup'), ('semi_pix', 'sup_pix'), ('all', 'semi_pix'),
                      ('semi_pix_st', 'semi_pix'), ('semi_pix_st', 'sup'), ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'),
                      ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'), ('all2x', 'sup2x'),
-                     ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self')):
+                     ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_qc', 'sup'), ('semi_qc', 'semi_pix')):
             d = (pick(a, frac) - pick(b, frac)).dropna()
             if len(d) < 2: continue
             want = f'{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f}'
             if (a, b) in (NB_SEMI_8 if frac == 8 else NB_SEMI): assert want in printed('28_semi', f'1/{frac} {a} - {b}:'), (frac, a, b, want)
+            if frac == 8 and (a, b) in DONE_8: assert want in printed('28_semi', DONE_8[(a, b)]), (a, b, want)
             if (a, b) in README_SEMI: assert f'{want} (n={len(d)})' in readme, (frac, a, b, want)
             checked += 1
     assert checked >= 4
@@ -195,8 +198,23 @@ def test_long_lines_match_the_runs():
     df = pd.concat([pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_replication_runs.csv')])
     all6 = set(range(6)) <= set(df[df.cond == 'all2x'].seed)              # README gives (d) over six seeds once all six ran
     pairs = [('semi_pix2x', 'sup2x', 'seeds 0-5'), ('semi_pix2x', 'sup2x', 'seeds 3-5'), ('semi_pix2x', 'self2x', 'seeds 0-2'), ('semi_pix2x', 'sup4x', 'seeds 0-2'),
-             ('all2x', 'semi_pix2x', 'seeds 0-2'), ('all2x', 'semi_pix2x', 'seeds 0-5')]
+             ('all2x', 'semi_pix2x', 'seeds 0-2'), ('all2x', 'semi_pix2x', 'seeds 0-5'), ('adv2x', 'sup2x', 'seeds 0-2'), ('semi_pix2x', 'adv2x', 'seeds 0-2')]
     assert seed_pair_lines(df, pairs, readme_skip={('all2x', 'semi_pix2x', 'seeds 0-2' if all6 else 'seeds 0-5')}) >= 1
+    cv = pd.read_csv(RESULTS/'semi_supervised_curves.csv')                  # the late fall: validation at step 800 minus 1200, mean over seeds 0-2
+    for k in set(cv.cond) & {'adv2x', 'semi_pix2x', 'sup2x'}:
+        v = cv[(cv.cond == k) & (cv.frac == 8)].pivot(index='seed', columns='step', values='val_f1')
+        fall = (v[800] - v[1200]).mean()
+        assert f'{k} {fall:+.3f}' in printed('28_semi', 'late fall'), (k, fall)
+        if 'adv2x' in set(cv.cond): assert f'{fall:.3f}' in (ROOT/'README.md').read_text(encoding='utf-8'), (k, fall)
+
+def test_share_lines_match_the_runs():
+    "A share, not a level (`pseudo_bar='share'`; the test: (c, share) - sup on seeds 0-5) in 28_semi and README is what the per-run results give, for the variant validation chose on seeds 0-2."
+    df = pd.concat([pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_replication_runs.csv')])
+    v = df[(df.frac == 8) & df.seed.isin(SEEDS['seeds 0-2']) & df.cond.isin(['semi_q', 'semi_q0'])].groupby('cond').val_macro_f1.mean()
+    c = v.idxmax()
+    assert f"validation chose {c} " in printed('28_semi', 'a share, not a level') and f'`{c}` {v[c]:.4f}' in (ROOT/'README.md').read_text(encoding='utf-8')
+    pairs = [(c, 'sup', 'seeds 0-5'), (c, 'sup', 'seeds 3-5'), (c, 'self_q', 'seeds 0-5'), ('self_q', 'sup', 'seeds 0-5'), (c, 'sup2x', 'seeds 0-5'), ('all', c, 'seeds 0-5')]
+    assert seed_pair_lines(df, pairs) == len(pairs)
 
 def test_shift_lines_match_the_csv():
     "28_semi's printed paired differences for the other cohort, and README's, are what an independent computation from semi_shift.csv gives."

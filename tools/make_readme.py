@@ -37,6 +37,9 @@ def mean(cell:str)->float: return float(cell.split('±')[0].replace(',', '').rst
 def budget(name:str)->str: return re.search(r'Budget: ([^;(]+)', (RESULTS/name).read_text(encoding='utf-8')).group(1).strip()
 def listing(items)->str: items = list(items); return ', '.join(items[:-1]) + ' and ' + items[-1] if len(items) > 1 else ''.join(items)
 def diff_text(r)->str: return f"{r['mean']:+.4f} ± {r.se:.4f} (n={r.seeds})"   # a row of a benchmark's paired-differences CSV
+def named_diff(tab, used:str, comp:str, name:str)->str:
+    "`name` and the paired difference `comp` on the seed set `used` of a (seeds_used, comparison)-indexed table; '' where it has none."
+    return f"{name} {diff_text(tab.loc[(used, comp)])}" if (used, comp) in tab.index else ''
 def mean_sd(v)->str: return f'{v.mean():.4f} ± {v.std(ddof=1):.4f}' if len(v) > 1 else f'{v.mean():.4f}'
 
 def demo_numbers()->dict:
@@ -205,7 +208,7 @@ def semi_numbers()->dict:
     long = ''
     if len(lg):
         lp = lg.set_index(['seeds_used', 'comparison'])
-        say = lambda used, k, n: f"{n} {diff_text(lp.loc[(used, k)])}" if (used, k) in lp.index else ''
+        say = lambda used, k, n: named_diff(lp, used, k, n)
         t = lp.loc[('seeds 0-5', 'semi_pix2x - sup2x')] if ('seeds 0-5', 'semi_pix2x - sup2x') in lp.index else None
         d6 = 'seeds 0-5' if ('seeds 0-5', 'all2x - semi_pix2x') in lp.index else 'seeds 0-2'
         rest = listing(x for x in (say('seeds 0-2', 'semi_pix2x - self2x', 'it minus (b) at 1,200 steps'), say('seeds 0-2', 'semi_pix2x - sup4x', 'it minus (a) at 2,400 steps (its minutes)'))
@@ -216,6 +219,12 @@ def semi_numbers()->dict:
                 f"{say('seeds 0-5', 'semi_pix2x - sup2x', 'minus (a) is')} over seeds 0–5 ({say('seeds 3-5', 'semi_pix2x - sup2x', 'seeds 3–5 alone:')}), "
                 f"{how}. {'On seeds 0–2, ' + rest + '; ' if rest else ''}(d) at 1,200 steps minus it "
                 f"{say(d6, 'all2x - semi_pix2x', '').strip()}{' over seeds 0–5' if d6 == 'seeds 0-5' else ' on seeds 0–2'}.")
+        if ('seeds 0-2', 'adv2x - sup2x') in lp.index:                  # what makes the longer runs fall late (fixed before its runs)
+            cv = pd.read_csv(RESULTS/'semi_supervised_curves.csv')
+            fall = {k: (lambda v: v.loc[800] - v.loc[1200])(cv[(cv.cond == k) & (cv.frac == 8)].groupby('step').val_f1.mean()) for k in ('adv2x', 'semi_pix2x', 'sup2x')}
+            long += (f" D's adversarial term on the pool alone at 1,200 steps (`adv2x`): {say('seeds 0-2', 'adv2x - sup2x', 'minus (a)')}, "
+                     f"{say('seeds 0-2', 'semi_pix2x - adv2x', '(c) minus it')}; validation macro F1 falls from step 800 to 1,200 by "
+                     f"{fall['adv2x']:.3f} (`semi_pix2x` {fall['semi_pix2x']:.3f}, `sup2x` {fall['sup2x']:.3f}; means over seeds 0–2).")
     return dict(semi_steps=f"{int(ss[~ss.cond.str.endswith(('2x', '4x'))].steps.max()):,}", semi_long=long, semi_seeds=listing(str(s) for s in sorted(ss.seed.unique())),
                 semi_lines=lines, semi_verdict=verdict, semi_readme=short, semi_flags=flags.get(c, '--pseudo disc'), semi_small=small,
                 semi_replication=replication)
@@ -227,19 +236,24 @@ def share_numbers()->dict:
     sp = pd.read_csv(RESULTS/'semi_supervised_share.csv').set_index(['seeds_used', 'comparison'])
     ch = pd.read_csv(RESULTS/'semi_supervised_share_choice.csv')
     if not len(sp) or not len(ch): return dict(semi_share='')
-    c = ch[ch.chosen].cond.iloc[0]
-    say = lambda used, k, n: f"{n} {diff_text(sp.loc[(used, k)])}" if (used, k) in sp.index else ''
-    t = sp.loc[('seeds 0-5', f'{c} - sup')] if ('seeds 0-5', f'{c} - sup') in sp.index else None
+    c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
+    pr = pd.read_csv(RESULTS/'semi_supervised_pairs.csv').query("metric == 'test' and frac == '1/8'").assign(seeds_used='seeds 0-2').set_index(['seeds_used', 'comparison'])
+    say = lambda k, n, used=six, tab=sp: named_diff(tab, used, k, n)
+    beyond = lambda k: (six, k) in sp.index and bool(sp.loc[(six, k)].beyond_2se)
+    t = sp.loc[(six, f'{c} - sup')] if (six, f'{c} - sup') in sp.index else None
     how = ('within twice the standard error: it does not beat (a)' if t is None or not t.beyond_2se else
            'more than twice the standard error above (a): the criterion is met' if t['mean'] > 0 else 'more than twice the standard error below (a)')
-    rest = listing(x for x in (say('seeds 0-5', f'{c} - self_q', "minus self-training at the same share ranked by G's own confidence (`self_q`)"),
-                               say('seeds 0-5', 'self_q - sup', '`self_q` minus (a)'), say('seeds 0-5', f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'),
-                               say('seeds 0-5', f'all - {c}', '(d) minus it')) if x)
+    rest = listing(x for x in (say(f'{c} - self_q', "minus self-training at the same share ranked by G's own confidence (`self_q`)"), say('self_q - sup', '`self_q` minus (a)'),
+                               say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'), say(f'all - {c}', '(d) minus it'),
+                               say('semi_qc - sup', 'ranked within each class G predicts (`semi_qc`, seeds 0–2), minus (a)', 'seeds 0-2', pr)) if x)
+    why = (' G\'s confidence at the same share neither helps nor hurts, so the share is not what hurts: D\'s ranking is.'
+           if beyond(f'{c} - self_q') and sp.loc[(six, f'{c} - self_q')]['mean'] < 0 and not beyond('self_q - sup') else '')
+    what = {'semi_q': 'with', 'semi_q0': 'without'}
     return dict(semi_share=(
-        f"A share, not a level (fixed before its runs): trusting the top half of the pool's pixels by the pixel D's score "
-        f"(`--pseudo-bar share`), with validation choosing `{c}` (of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}), "
-        f"(c) {say('seeds 0-5', f'{c} - sup', 'minus (a) is')} over seeds 0–5 ({say('seeds 3-5', f'{c} - sup', 'seeds 3–5 alone:')}) at 600 steps, "
-        f"{how}; {rest}."))
+        f"A share, not a level (fixed before its runs): the top half of the pool's pixels by the pixel D's score as pseudo-labels "
+        f"(`--pseudo-bar share`), so that a D that wins still ranks. Validation chose `{c}`, {what.get(c, 'with')} D's adversarial term on the pool "
+        f"(of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {say(f'{c} - sup', 'minus (a) is')} over seeds 0–5 "
+        f"({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {how}; {rest}.{why}"))
 
 def shift_numbers()->dict:
     "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
