@@ -352,7 +352,18 @@ def share_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
     "A share, not a level (docstring): the test (c, share) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, the choice's pair on 0-2."
     six = ('seeds 0-5',)
     return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self_q'): six, ('self_q', 'sup'): six, (c, 'sup2x'): six,
-                              ('all', c): six, ('semi_q0', 'semi_q'): ('seeds 0-2',)}, 'semi_supervised_share.csv')
+                              ('all', c): six, ('semi_q0', 'semi_q'): ('seeds 0-2',), ('semi_qc', 'sup'): ('seeds 0-2',),
+                              ('semi_qc', 'semi_pix'): ('seeds 0-2',)}, 'semi_supervised_share.csv')
+
+
+def late_fall(curves: pd.DataFrame, conds=('sup2x', 'semi_pix2x', 'adv2x')) -> pd.DataFrame:
+    "`adv2x`'s question (docstring): validation macro F1 at step 800 minus at 1200, per run of `conds` at 1/8 on seeds 0-2, and its mean -> results/semi_supervised_late_fall.csv."
+    v = curves[(curves.frac == 8) & curves.cond.isin(conds) & curves.seed.isin(PRIMARY)].pivot_table(index=['cond', 'seed'], columns='step', values='val_f1')
+    fall = (v[800] - v[1200]).rename('late_fall').reset_index() if {800, 1200} <= set(v.columns) else pd.DataFrame(columns=['cond', 'seed', 'late_fall'])
+    out = fall.groupby('cond').late_fall.agg(['mean', 'count']).rename(columns={'mean': 'late_fall', 'count': 'seeds'}).round(4).reset_index()
+    out = out.assign(per_seed=[', '.join(f'{x:+.3f}' for x in fall[fall.cond == c].late_fall) for c in out.cond])
+    out.to_csv(RESULTS / 'semi_supervised_late_fall.csv', index=False)
+    return out
 
 
 def choose(df: pd.DataFrame, variants, name: str) -> pd.DataFrame:
@@ -406,6 +417,7 @@ def collect(root: Path, out: str) -> str:
     lng = long_runs(every)
     share = choose(df, SHARE_VARIANTS, 'semi_supervised_share_choice.csv')
     shr = share_runs(every, share.cond[0]) if len(share) else pd.DataFrame()
+    fall = late_fall(curves)
     have = {(r.cond, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {})}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
@@ -438,6 +450,8 @@ def collect(root: Path, out: str) -> str:
         *([f"A share, not a level, at 1/8 and {int(df[df.cond == 'sup'].steps.max())} steps, fixed before its runs (the docstring): validation chose **{share.cond[0]}** "
            '(mean validation macro F1 over seeds 0-2):', '', table_markdown(share.set_index('cond')), '',
            f'The test is `{share.cond[0]} - sup` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(shr.set_index('comparison')), ''] if len(shr) else []),
+        *(['The late fall (`adv2x`, the docstring): validation macro F1 at step 800 minus at 1200, mean over seeds 0-2:', '',
+           table_markdown(fall.set_index('cond')), ''] if len(fall) else []),
         f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`): {', '.join(missing) if missing else 'none'}.", '',
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)

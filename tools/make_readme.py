@@ -220,8 +220,7 @@ def semi_numbers()->dict:
                 f"{how}. {'On seeds 0–2, ' + rest + '; ' if rest else ''}(d) at 1,200 steps minus it "
                 f"{say(d6, 'all2x - semi_pix2x', '').strip()}{' over seeds 0–5' if d6 == 'seeds 0-5' else ' on seeds 0–2'}.")
         if ('seeds 0-2', 'adv2x - sup2x') in lp.index:                  # what makes the longer runs fall late (fixed before its runs)
-            cv = pd.read_csv(RESULTS/'semi_supervised_curves.csv')
-            fall = {k: (lambda v: v.loc[800] - v.loc[1200])(cv[(cv.cond == k) & (cv.frac == 8)].groupby('step').val_f1.mean()) for k in ('adv2x', 'semi_pix2x', 'sup2x')}
+            fall = pd.read_csv(RESULTS/'semi_supervised_late_fall.csv').set_index('cond').late_fall
             long += (f" D's adversarial term on the pool alone at 1,200 steps (`adv2x`): {say('seeds 0-2', 'adv2x - sup2x', 'minus (a)')}, "
                      f"{say('seeds 0-2', 'semi_pix2x - adv2x', '(c) minus it')}; its late fall, validation macro F1 at step 800 minus at 1,200, is "
                      f"{fall['adv2x']:+.3f} (`semi_pix2x` {fall['semi_pix2x']:+.3f}, `sup2x` {fall['sup2x']:+.3f}; means over seeds 0–2).")
@@ -237,15 +236,14 @@ def share_numbers()->dict:
     ch = pd.read_csv(RESULTS/'semi_supervised_share_choice.csv')
     if not len(sp) or not len(ch): return dict(semi_share='')
     c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
-    pr = pd.read_csv(RESULTS/'semi_supervised_pairs.csv').query("metric == 'test' and frac == '1/8'").assign(seeds_used='seeds 0-2').set_index(['seeds_used', 'comparison'])
-    say = lambda k, n, used=six, tab=sp: named_diff(tab, used, k, n)
+    say = lambda k, n, used=six: named_diff(sp, used, k, n)
     beyond = lambda k: (six, k) in sp.index and bool(sp.loc[(six, k)].beyond_2se)
     t = sp.loc[(six, f'{c} - sup')] if (six, f'{c} - sup') in sp.index else None
     how = ('within twice the standard error: it does not beat (a)' if t is None or not t.beyond_2se else
            'more than twice the standard error above (a): the criterion is met' if t['mean'] > 0 else 'more than twice the standard error below (a)')
     rest = listing(x for x in (say(f'{c} - self_q', "minus self-training at the same share ranked by G's own confidence (`self_q`)"), say('self_q - sup', '`self_q` minus (a)'),
                                say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'), say(f'all - {c}', '(d) minus it'),
-                               say('semi_qc - sup', 'ranked within each class G predicts (`semi_qc`, seeds 0–2), minus (a)', 'seeds 0-2', pr)) if x)
+                               say('semi_qc - sup', 'ranked within each class G predicts (`semi_qc`, seeds 0–2), minus (a)', 'seeds 0-2')) if x)
     why = (' G\'s confidence at the same share neither helps nor hurts, so the share is not what hurts: D\'s ranking is.'
            if beyond(f'{c} - self_q') and sp.loc[(six, f'{c} - self_q')]['mean'] < 0 and not beyond('self_q - sup') else '')
     what = {'semi_q': 'with', 'semi_q0': 'without'}
