@@ -87,6 +87,21 @@ steps on seeds 0-2, after `semi_qc`: if its late fall (validation at step 800 mi
 `semi_pix2x`'s, the adversarial term is enough to cause it; if it is as small as `sup2x`'s, it is not. Its paired test
 differences against `sup2x` and `semi_pix2x` join `semi_supervised_long.csv`.
 
+Feature matching (fixed before any of its runs, after `adv2x`): every (c) above asked D either to pick targets or to
+push G's pool predictions pixel by pixel with its score, and D's score turned out to rank G's pixels no better than G
+does. s4GAN's generator loss on unlabeled images is neither: feature matching (`lambda_fm_u`, `28_semi`) asks G's pairs
+on the pool to match real pairs in D's features on average over the batch; Mittal et al. 2019 report it as the part of
+s4GAN that carries most of its gain. Its weight is s4GAN's 0.1, not tuned. At 1/8 and 600 steps:
+- `semi_fm`: s4GAN with our image-level D: feature matching on the pool in place of the pool's adversarial term
+  (`lambda_adv_u=0`), plus self-training on the tiles D trusts (`semi`'s rule, for s4GAN's threshold on D's sigmoid);
+  the labeled game stays as in (a), so that the pair with (a) differs by the pool's terms only;
+- `fm`: feature matching on the pool alone, no pseudo-labels: which half of `semi_fm` does the work.
+Validation chooses `semi_fm` or `fm` over seeds 0-2 (mean validation macro F1) as (c, fm); it then runs on seeds 3-5.
+The test: (c, fm) - `sup` on seeds 0-5 (the sup runs above), no more seeds whatever it shows; beside it, on seeds 0-5,
+(c, fm) - `self` (does D add anything), `all` - (c, fm) and (c, fm) - `sup2x` (equal time), and on seeds 0-2 `fm` - `adv`
+(feature matching against the hinge term as the pool's only D signal). Order: `semi_fm` and `fm` on seeds 0-2, then
+(c, fm) on 3-5. `semi_supervised_fm_choice.csv` has the choice, `semi_supervised_fm.csv` the paired differences.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -142,6 +157,12 @@ CONDITIONS.update({       # a share, not a level (docstring)
     'self_q': (dict(CONDITIONS['self'][0], pseudo_bar='share', pseudo_rank=0.5), True, "(b) with the share bar: the top half of the pool's pixels by G's own top probability (the same share as `semi_q`, no D)"),
     'semi_qc': (dict(CONDITIONS['semi_pix'][0], pseudo_bar='class_share'), True, "`semi_q` ranked per predicted class: the top half of each class G predicts on the pool, by D's score"),
 })
+CONDITIONS.update({       # feature matching (docstring)
+    'semi_fm': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.0, lambda_fm_u=0.1), True,
+                "s4GAN with the image-level D: feature matching on the pool in place of its adversarial term, and self-training on the tiles D trusts"),
+    'fm': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1), True, "feature matching on the pool alone (s4GAN's generator term), no pseudo-labels"),
+})
+FM_VARIANTS = ('semi_fm', 'fm')          # validation picks (c, fm) among them on PRIMARY
 SHARE_VARIANTS = ('semi_q', 'semi_q0')   # validation picks (c, share) among them on PRIMARY
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   # the discriminator-driven runs: validation picks which one is (c)
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
@@ -356,6 +377,13 @@ def share_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
                               ('semi_qc', 'semi_pix'): ('seeds 0-2',)}, 'semi_supervised_share.csv')
 
 
+def fm_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
+    "Feature matching (docstring): the test (c, fm) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, `fm` - `adv` on 0-2."
+    six = ('seeds 0-5',)
+    return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
+                              ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',)}, 'semi_supervised_fm.csv')
+
+
 def late_fall(curves: pd.DataFrame, conds=('sup2x', 'semi_pix2x', 'adv2x')) -> pd.DataFrame:
     "`adv2x`'s question (docstring): validation macro F1 at step 800 minus at 1200, per run of `conds` at 1/8 on seeds 0-2, and its mean -> results/semi_supervised_late_fall.csv."
     v = curves[(curves.frac == 8) & curves.cond.isin(conds) & curves.seed.isin(PRIMARY)].pivot_table(index=['cond', 'seed'], columns='step', values='val_f1')
@@ -407,6 +435,7 @@ def collect(root: Path, out: str) -> str:
              ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'),
              ('all2x', 'sup2x')]
     comps += [('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup2x'), ('all', 'semi_pix_cls')]
+    comps += [('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
     comps += [('semi_q', 'sup'), ('semi_q0', 'sup'), ('self_q', 'sup'), ('semi_q', 'semi_pix'), ('semi_q0', 'semi_q'), ('semi_qc', 'sup'), ('semi_qc', 'semi_pix'), ('semi_qc', 'semi_q')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
@@ -418,8 +447,11 @@ def collect(root: Path, out: str) -> str:
     share = choose(df, SHARE_VARIANTS, 'semi_supervised_share_choice.csv')
     shr = share_runs(every, share.cond[0]) if len(share) else pd.DataFrame()
     fall = late_fall(curves)
+    fmc = choose(df, FM_VARIANTS, 'semi_supervised_fm_choice.csv')
+    fmr = fm_runs(every, fmc.cond[0]) if len(fmc) else pd.DataFrame()
     have = {(r.cond, r.seed) for r in every.itertuples()}
-    fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {})}
+    fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
+             'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {})}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
@@ -452,7 +484,10 @@ def collect(root: Path, out: str) -> str:
            f'The test is `{share.cond[0]} - sup` on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(shr.set_index('comparison')), ''] if len(shr) else []),
         *(['The late fall (`adv2x`, the docstring): validation macro F1 at step 800 minus at 1200, mean over seeds 0-2:', '',
            table_markdown(fall.set_index('cond')), ''] if len(fall) else []),
-        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`): {', '.join(missing) if missing else 'none'}.", '',
+        *([f"Feature matching at 1/8, fixed before its runs (the docstring): validation chose **{fmc.cond[0]}** (mean validation macro F1 over seeds 0-2):", '',
+           table_markdown(fmc.set_index('cond')), '', f'The test is `{fmc.cond[0]} - sup` on seeds 0-5. Paired test macro F1 differences:', '',
+           table_markdown(fmr.set_index('comparison')), ''] if len(fmr) else []),
+        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching): {', '.join(missing) if missing else 'none'}.", '',
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
 

@@ -138,20 +138,28 @@ class Discriminator(nn.Module):
                                  f"expected ({seg.shape[0]}, {cfg.in_channels}, {seg.shape[-2]}, {seg.shape[-1]})")
         check_size(seg.shape[-2], seg.shape[-1], self.size_multiple, 'Discriminator')
 
-    def forward(self, image:Tensor|None,  # (B, in_channels, H, W) in [0, 1]; ignored (may be None) without conditioning
-                seg:Tensor,  # (B, K, H, W) class map: `real_map(mask)` or `fake_map(logits)`
-                return_attn:bool=False,  # also return {name: attention map (B, N, M)}
-               ):  # scores (B,) or (B, H/2^depth, W/2^depth) ('pixel'), or (scores, maps)
+    def _trunk(self, image:Tensor|None, seg:Tensor, maps:dict|None=None)->Tensor:   # (B, c_D, H/2^depth, W/2^depth)
+        "Everything before the head: the blocks, the attention (its maps into `maps` when given) and the final block."
         self._check(image, seg)
         h = torch.cat([image, seg], 1) if self.cfg.condition_on_image else seg   # (B, C_in, H, W)
-        maps = {}
         for k, block in enumerate(self.blocks, 1):
             h = block(h)                                                         # (B, c_k, H/2^k, W/2^k)
             name = f'attn{k}'
             if name in self.attn:
-                if return_attn: h, maps[name] = self.attn[name](h, return_attn=True)  # (B, N, M)
+                if maps is not None: h, maps[name] = self.attn[name](h, return_attn=True)  # (B, N, M)
                 else: h = self.attn[name](h)
-        h = F.relu(self.final(h))                                                # (B, c_D, h, w)
+        return F.relu(self.final(h))
+
+    def features(self, image:Tensor|None, seg:Tensor)->Tensor:   # (B, c_D)
+        "The features D's head reads, averaged over positions: what s4GAN's feature matching compares (`28_semi`)."
+        return self._trunk(image, seg).mean((2, 3))
+
+    def forward(self, image:Tensor|None,  # (B, in_channels, H, W) in [0, 1]; ignored (may be None) without conditioning
+                seg:Tensor,  # (B, K, H, W) class map: `real_map(mask)` or `fake_map(logits)`
+                return_attn:bool=False,  # also return {name: attention map (B, N, M)}
+               ):  # scores (B,) or (B, H/2^depth, W/2^depth) ('pixel'), or (scores, maps)
+        maps = {} if return_attn else None
+        h = self._trunk(image, seg, maps)                                        # (B, c_D, h, w)
         if self.cfg.output == 'pixel':                                           # the same linear head at every position
             scores = self.linear(h.permute(0, 2, 3, 1)).squeeze(-1)              # (B, h, w)
         else: scores = self.linear(h.sum((2, 3))).squeeze(1)                     # (B,): global sum pooling, then the head

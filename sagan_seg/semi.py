@@ -21,7 +21,7 @@ from .fitting import Callback
 
 # %% auto #0
 __all__ = ['PSEUDO_IGNORE', 'strong_jitter', 'UnlabeledFolder', 'folder_mpp', 'check_resolution', 'top_share_bar',
-           'pseudo_labels', 'semi_step', 'Unlabeled']
+           'pseudo_labels', 'feature_matching', 'semi_step', 'Unlabeled']
 
 # %% ../nbs/28_semi.ipynb #df8b4f51
 def strong_jitter(img:Tensor)->Tensor:
@@ -186,6 +186,10 @@ def _gather(v:Tensor)->Tensor:
     parts = [torch.empty_like(v) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, v.contiguous()); return torch.cat(parts)
 
+def feature_matching(f_real:Tensor, f_fake:Tensor)->Tensor:   # (B, C), (Bu, C) -> ()
+    "s4GAN's feature matching: the mean absolute difference between the batch means of D's features on real and on G's pairs."
+    return (f_real.mean(0) - f_fake.mean(0)).abs().mean()
+
 def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
               x:Tensor,   # (B, 3, H, W) labeled images
               y:Tensor,   # (B, H, W) their masks
@@ -222,9 +226,14 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
     with autocast(amp, dev):
         pix = pixel_loss(logits, y, class_weights, cfg.ce, cfg.dice)
         loss_g = pix
-        if game and (cfg.lambda_adv > 0 or cfg.lambda_adv_u > 0):
+        if game and (cfg.lambda_adv > 0 or cfg.lambda_adv_u > 0 or cfg.lambda_fm_u > 0):
             Dm = unwrap(D); Dm.requires_grad_(False)                            # frozen: no D gradients
-            try: s = Dm(torch.cat([x, xu]), Dm.fake_map(torch.cat([logits, logits_u]).float())).float()
+            try:
+                s = Dm(torch.cat([x, xu]), Dm.fake_map(torch.cat([logits, logits_u]).float())).float()
+                if cfg.lambda_fm_u > 0:                                         # s4GAN: the pool's pairs, like real ones in D's features
+                    with torch.no_grad(): f_real = Dm.features(x, Dm.real_map(y)).float()
+                    fm = feature_matching(f_real, Dm.features(xu, Dm.fake_map(logits_u.float())).float())
+                    loss_g = loss_g + cfg.lambda_fm_u * ramp * fm; logs['loss_fm_u'] = fm.item()
             finally: Dm.requires_grad_(True)
             adv, adv_u = g_adv_loss(s[:B]), g_adv_loss(s[B:])
             loss_g = loss_g + cfg.lambda_adv * ramp * adv + cfg.lambda_adv_u * ramp * adv_u

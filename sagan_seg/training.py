@@ -85,6 +85,7 @@ class TrainConfig:
     pseudo_confidence:float=0.9  # 'softmax'/'both': a pixel's top class probability needed for it to be a pseudo-label
     pseudo_rank:float=0.5  # 'disc'/'both': a tile is trusted when D's hinge score on it is at least this quantile of its scores on the step's labeled (real) pairs (of its scores on the unlabeled pixels with pseudo_bar='share')
     pseudo_bar:str='all'  # 'all': one bar, the pseudo_rank quantile of D's scores on real pairs (pixels); 'class' (pixel D): a pixel predicted as class k is held to the quantile of the scores of real pixels of class k; 'share': the pseudo_rank quantile of the judge's own scores on the step's unlabeled pixels (D's; G's top probability with pseudo='softmax'), so the top 1 - pseudo_rank of them is trusted however D and G stand; 'class_share': the same share of each class G predicts
+    lambda_fm_u:float=0.0  # weight of s4GAN's feature matching on the unlabeled tiles: mean |batch mean of D's features on real pairs - on G's unlabeled pairs| (needs gan; 0 = off)
     lambda_pseudo:float=1.0  # weight of the cross-entropy on trusted pseudo-labels
     pseudo_start:float=0.3  # share of the run before pseudo-labels start (a warm-up on the labeled tiles)
     pseudo_views:str='same'  # 'same': pseudo-labels from G's prediction on the very view it then trains on (Hung et al., s4GAN); 'weak_strong': chosen on the tile without colour jitter, trained on a strongly jittered copy (FixMatch's consistency)
@@ -164,7 +165,9 @@ class TrainConfig:
              f'unlabeled must be None or a list of folders, got {self.unlabeled!r}')
         need(self.unlabeled_batch is None or (isinstance(self.unlabeled_batch, int) and self.unlabeled_batch >= 1),
              f'unlabeled_batch must be a positive integer or None, got {self.unlabeled_batch!r}')
-        need(self.lambda_adv_u >= 0 and self.lambda_pseudo >= 0, f'lambda_adv_u and lambda_pseudo must be >= 0, got {self.lambda_adv_u!r}, {self.lambda_pseudo!r}')
+        need(self.lambda_adv_u >= 0 and self.lambda_pseudo >= 0 and self.lambda_fm_u >= 0,
+             f'lambda_adv_u, lambda_pseudo and lambda_fm_u must be >= 0, got {self.lambda_adv_u!r}, {self.lambda_pseudo!r}, {self.lambda_fm_u!r}')
+        need(self.lambda_fm_u == 0 or (self.unlabeled and self.use_gan), 'lambda_fm_u > 0 needs unlabeled folders and the discriminator (gan on, lambda_adv > 0)')
         need(self.pseudo in PSEUDO_MODES, f'pseudo must be one of {PSEUDO_MODES}, got {self.pseudo!r}')
         need(self.pseudo == 'none' or self.unlabeled, f'pseudo={self.pseudo!r} needs unlabeled folders (--unlabeled DIR ...)')
         need(self.pseudo not in ('disc', 'both') or self.use_gan, f'pseudo={self.pseudo!r} needs the discriminator (gan on, lambda_adv > 0)')
