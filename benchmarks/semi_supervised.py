@@ -102,6 +102,12 @@ The test: (c, fm) - `sup` on seeds 0-5 (the sup runs above), no more seeds whate
 (feature matching against the hinge term as the pool's only D signal). Order: `semi_fm` and `fm` on seeds 0-2, then
 (c, fm) on 3-5. `semi_supervised_fm_choice.csv` has the choice, `semi_supervised_fm.csv` the paired differences.
 
+Features D never learnt (fixed before its runs, after `semi_fm` and `fm` had run on seeds 0 and 1): should `fm` gain,
+is it D's learning that pays, or matching G's pool maps to real ones through any features? `fm_rand` is `fm` with
+`fm_judge='random'`: the same term through D's architecture at a seeded initialisation, never trained. It runs after
+(c, fm)'s seeds 3-5, on the seeds `fm` has run (0-5 if validation chose `fm`, else 0-2); `fm` - `fm_rand` and
+`fm_rand` - `sup` on those seeds join `semi_supervised_fm.csv`.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -161,6 +167,7 @@ CONDITIONS.update({       # feature matching (docstring)
     'semi_fm': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.0, lambda_fm_u=0.1), True,
                 "s4GAN with the image-level D: feature matching on the pool in place of its adversarial term, and self-training on the tiles D trusts"),
     'fm': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1), True, "feature matching on the pool alone (s4GAN's generator term), no pseudo-labels"),
+    'fm_rand': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1, fm_judge='random'), True, "`fm` through a never-trained copy of D's architecture: matching without D's learning (a control)"),
 })
 FM_VARIANTS = ('semi_fm', 'fm')          # validation picks (c, fm) among them on PRIMARY
 SHARE_VARIANTS = ('semi_q', 'semi_q0')   # validation picks (c, share) among them on PRIMARY
@@ -381,7 +388,8 @@ def fm_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
     "Feature matching (docstring): the test (c, fm) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, `fm` - `adv` on 0-2."
     six = ('seeds 0-5',)
     return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
-                              ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',)}, 'semi_supervised_fm.csv')
+                              ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',),
+                              ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5')}, 'semi_supervised_fm.csv')
 
 
 def late_fall(curves: pd.DataFrame, conds=('sup2x', 'semi_pix2x', 'adv2x')) -> pd.DataFrame:
@@ -435,7 +443,7 @@ def collect(root: Path, out: str) -> str:
              ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'),
              ('all2x', 'sup2x')]
     comps += [('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup2x'), ('all', 'semi_pix_cls')]
-    comps += [('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
+    comps += [('fm_rand', 'sup'), ('fm', 'fm_rand'), ('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
     comps += [('semi_q', 'sup'), ('semi_q0', 'sup'), ('self_q', 'sup'), ('semi_q', 'semi_pix'), ('semi_q0', 'semi_q'), ('semi_qc', 'sup'), ('semi_qc', 'semi_pix'), ('semi_qc', 'semi_q')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
@@ -451,7 +459,8 @@ def collect(root: Path, out: str) -> str:
     fmr = fm_runs(every, fmc.cond[0]) if len(fmc) else pd.DataFrame()
     have = {(r.cond, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
-             'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {})}
+             'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
+             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ())}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),

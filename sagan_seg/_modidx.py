@@ -582,6 +582,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sagan_seg.semi.feature_matching': ('semi.html#feature_matching', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.folder_mpp': ('semi.html#folder_mpp', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.pseudo_labels': ('semi.html#pseudo_labels', 'sagan_seg/semi.py'),
+                                'sagan_seg.semi.random_judge': ('semi.html#random_judge', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.semi_step': ('semi.html#semi_step', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.strong_jitter': ('semi.html#strong_jitter', 'sagan_seg/semi.py'),
                                 'sagan_seg.semi.top_share_bar': ('semi.html#top_share_bar', 'sagan_seg/semi.py')},

@@ -17,11 +17,12 @@ import torch.distributed as dist
 from .training import TrainConfig, ConfigError, SeededItems, EpochBatches, derive_seed, unwrap, autocast, _dist_on
 from .losses import d_hinge_loss, g_adv_loss, pixel_loss
 from .step import _r1
+from .discriminator import Discriminator
 from .fitting import Callback
 
 # %% auto #0
 __all__ = ['PSEUDO_IGNORE', 'strong_jitter', 'UnlabeledFolder', 'folder_mpp', 'check_resolution', 'top_share_bar',
-           'pseudo_labels', 'feature_matching', 'semi_step', 'Unlabeled']
+           'pseudo_labels', 'feature_matching', 'random_judge', 'semi_step', 'Unlabeled']
 
 # %% ../nbs/28_semi.ipynb #df8b4f51
 def strong_jitter(img:Tensor)->Tensor:
@@ -190,6 +191,15 @@ def feature_matching(f_real:Tensor, f_fake:Tensor)->Tensor:   # (B, C), (Bu, C) 
     "s4GAN's feature matching: the mean absolute difference between the batch means of D's features on real and on G's pairs."
     return (f_real.mean(0) - f_fake.mean(0)).abs().mean()
 
+def random_judge(cfg:TrainConfig, device:torch.device)->Discriminator:
+    "`fm_judge='random'`: D's architecture at an initialisation seeded by the run's seed, spectral norms settled, never trained."
+    with torch.random.fork_rng(devices=[]):                      # the run's own random stream is left as it was
+        torch.manual_seed(derive_seed(cfg.seed, 'fm_judge'))
+        J, n = Discriminator(cfg.discriminator).to(device), cfg.discriminator.size_multiple
+        with torch.no_grad():
+            for _ in range(30): J(torch.rand(1, cfg.discriminator.in_channels, n, n, device=device), torch.rand(1, cfg.discriminator.n_classes, n, n, device=device))
+    return J.eval().requires_grad_(False)
+
 def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
               x:Tensor,   # (B, 3, H, W) labeled images
               y:Tensor,   # (B, H, W) their masks
@@ -198,6 +208,7 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
               xu:Tensor|None=None,  # (Bu, 3, H, W) unlabeled images
               yu:Tensor|None=None,  # (Bu, H, W) their truth where known (-1 elsewhere): scores the pseudo-labels, never trained on
               xw:Tensor|None=None,  # (Bu, 3, H, W) the weak view of `xu` (`pseudo_views='weak_strong'`): pseudo-labels come from it
+              fm_net:nn.Module|None=None,  # the features `lambda_fm_u` matches when not D's (`random_judge`)
              )->dict[str, float]:
     "One step of the semi-supervised game (`train_step`'s signature, plus the unlabeled batch); returns the losses and diagnostics."
     dev, B, logs = x.device, x.shape[0], {}
@@ -231,8 +242,9 @@ def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
             try:
                 s = Dm(torch.cat([x, xu]), Dm.fake_map(torch.cat([logits, logits_u]).float())).float()
                 if cfg.lambda_fm_u > 0:                                         # s4GAN: the pool's pairs, like real ones in D's features
-                    with torch.no_grad(): f_real = Dm.features(x, Dm.real_map(y)).float()
-                    fm = feature_matching(f_real, Dm.features(xu, Dm.fake_map(logits_u.float())).float())
+                    J = Dm if fm_net is None else fm_net
+                    with torch.no_grad(): f_real = J.features(x, Dm.real_map(y)).float()
+                    fm = feature_matching(f_real, J.features(xu, Dm.fake_map(logits_u.float())).float())
                     loss_g = loss_g + cfg.lambda_fm_u * ramp * fm; logs['loss_fm_u'] = fm.item()
             finally: Dm.requires_grad_(True)
             adv, adv_u = g_adv_loss(s[:B]), g_adv_loss(s[B:])
@@ -271,6 +283,7 @@ class Unlabeled(Callback):
         s = derive_seed(cfg.seed, 'unlabeled')
         self.items, self.sampler = SeededItems(self.ds, s), EpochBatches(len(self.ds), self.bs, run.steps, s, run.rank, run.world)
         self.dl = DataLoader(self.items, batch_sampler=self.sampler, num_workers=cfg.num_workers, pin_memory=run.device.type == 'cuda')
+        self.fm_net = random_judge(cfg, run.device) if cfg.lambda_fm_u > 0 and cfg.fm_judge == 'random' else None
         run.step_fn = self.step
     def before_epoch(self, run):
         self.items.set_epoch(run.epoch); self.sampler.set_epoch(run.epoch); self.it = iter(self.dl)
@@ -280,6 +293,6 @@ class Unlabeled(Callback):
     def _put(self, run, v):
         v = v.to(run.device, non_blocking=True)
         return v.contiguous(memory_format=torch.channels_last) if run.channels_last else v
-    def step(self, *a, **kw): return semi_step(*a, xu=self.xu, yu=self.yu, xw=self.xw, **kw)
+    def step(self, *a, **kw): return semi_step(*a, xu=self.xu, yu=self.yu, xw=self.xw, fm_net=self.fm_net, **kw)
     def after_epoch(self, run):
         run.extra['unlabeled'] = dict(tiles=len(self.ds), epoch=run.epoch + 1, batch=self.bs, folders=[str(r) for r in self.ds.roots])

@@ -86,6 +86,7 @@ class TrainConfig:
     pseudo_rank:float=0.5  # 'disc'/'both': a tile is trusted when D's hinge score on it is at least this quantile of its scores on the step's labeled (real) pairs (of its scores on the unlabeled pixels with pseudo_bar='share')
     pseudo_bar:str='all'  # 'all': one bar, the pseudo_rank quantile of D's scores on real pairs (pixels); 'class' (pixel D): a pixel predicted as class k is held to the quantile of the scores of real pixels of class k; 'share': the pseudo_rank quantile of the judge's own scores on the step's unlabeled pixels (D's; G's top probability with pseudo='softmax'), so the top 1 - pseudo_rank of them is trusted however D and G stand; 'class_share': the same share of each class G predicts
     lambda_fm_u:float=0.0  # weight of s4GAN's feature matching on the unlabeled tiles: mean |batch mean of D's features on real pairs - on G's unlabeled pairs| (needs gan; 0 = off)
+    fm_judge:str='disc'  # whose features lambda_fm_u matches: 'disc' (D's, s4GAN) or 'random' (D's architecture at a seeded initialisation, never trained: a control)
     lambda_pseudo:float=1.0  # weight of the cross-entropy on trusted pseudo-labels
     pseudo_start:float=0.3  # share of the run before pseudo-labels start (a warm-up on the labeled tiles)
     pseudo_views:str='same'  # 'same': pseudo-labels from G's prediction on the very view it then trains on (Hung et al., s4GAN); 'weak_strong': chosen on the tile without colour jitter, trained on a strongly jittered copy (FixMatch's consistency)
@@ -176,6 +177,7 @@ class TrainConfig:
         need(0 <= self.pseudo_start < 1, f'pseudo_start must be in [0, 1), got {self.pseudo_start!r}')
         need(self.pseudo_bar in PSEUDO_BARS, f'pseudo_bar must be one of {PSEUDO_BARS}, got {self.pseudo_bar!r}')
         need(self.pseudo_bar != 'class' or self.discriminator.output == 'pixel', "pseudo_bar='class' needs a pixel discriminator (discriminator.output='pixel'): an image-level score has no class")
+        need(self.fm_judge in ('disc', 'random'), f"fm_judge must be 'disc' or 'random', got {self.fm_judge!r}")
         need(self.pseudo_views in ('same', 'weak_strong'), f"pseudo_views must be 'same' or 'weak_strong', got {self.pseudo_views!r}")
 
     def validate(self)->TrainConfig:

@@ -238,9 +238,7 @@ def share_numbers()->dict:
     c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
     say = lambda k, n, used=six: named_diff(sp, used, k, n)
     beyond = lambda k: (six, k) in sp.index and bool(sp.loc[(six, k)].beyond_2se)
-    t = sp.loc[(six, f'{c} - sup')] if (six, f'{c} - sup') in sp.index else None
-    how = ('within twice the standard error: it does not beat (a)' if t is None or not t.beyond_2se else
-           'more than twice the standard error above (a): the criterion is met' if t['mean'] > 0 else 'more than twice the standard error below (a)')
+    how = test_verdict(sp, f'{c} - sup')
     rest = listing(x for x in (say(f'{c} - self_q', "minus self-training at the same share ranked by G's own confidence (`self_q`)"), say('self_q - sup', '`self_q` minus (a)'),
                                say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'), say(f'all - {c}', '(d) minus it'),
                                say('semi_qc - sup', 'ranked within each class G predicts (`semi_qc`, seeds 0–2), minus (a)', 'seeds 0-2')) if x)
@@ -252,6 +250,30 @@ def share_numbers()->dict:
         f"(`--pseudo-bar share`), so that a D that wins still ranks. Validation chose `{c}`, {what.get(c, 'with')} D's adversarial term on the pool "
         f"(of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {say(f'{c} - sup', 'minus (a) is')} over seeds 0–5 "
         f"({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {how}; {rest}.{why}"))
+
+def test_verdict(tab, comp:str, used:str='seeds 0-5')->str:
+    "What a pre-registered test's paired difference `comp` (on `used` of a (seeds_used, comparison)-indexed table) says against the criterion."
+    t = tab.loc[(used, comp)] if (used, comp) in tab.index else None
+    return ('within twice the standard error: it does not beat (a)' if t is None or not t.beyond_2se else
+            'more than twice the standard error above (a): the criterion is met' if t['mean'] > 0 else 'more than twice the standard error below (a)')
+
+def fm_numbers()->dict:
+    "s4GAN's feature matching (benchmarks/results/semi_supervised_fm*.csv, fixed before its runs): the test, its controls, the choice; '' before the runs."
+    import pandas as pd
+    if not (RESULTS/'semi_supervised_fm.csv').is_file(): return dict(semi_fm='')
+    fp = pd.read_csv(RESULTS/'semi_supervised_fm.csv').set_index(['seeds_used', 'comparison'])
+    ch = pd.read_csv(RESULTS/'semi_supervised_fm_choice.csv')
+    if not len(fp) or not len(ch): return dict(semi_fm='')
+    c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
+    say = lambda k, n, used=six: named_diff(fp, used, k, n)
+    rest = listing(x for x in (say(f'{c} - self', 'minus (b)'), say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'), say(f'all - {c}', '(d) minus it'),
+                               say('fm - adv', "and, as the pool's only D signal, feature matching minus the hinge term (`fm` minus `adv`, seeds 0–2)", 'seeds 0-2')) if x)
+    what = {'semi_fm': 'with', 'fm': 'without'}
+    return dict(semi_fm=(
+        f"s4GAN's feature matching (fixed before its runs): G's pairs on the pool matched to real pairs in D's features, on average over the batch "
+        f"(`--lambda-fm-u 0.1`, s4GAN's weight), with (`semi_fm`) or without (`fm`) self-training on the tiles D trusts. Validation chose `{c}`, "
+        f"{what.get(c, 'with')} self-training (of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {say(f'{c} - sup', 'minus (a) is')} "
+        f"over seeds 0–5 ({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {test_verdict(fp, f'{c} - sup')}; {rest}."))
 
 def shift_numbers()->dict:
     "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
@@ -330,7 +352,7 @@ def reading_order()->dict:
 
 def numbers()->dict:
     "Every placeholder's text, read from benchmarks/results (and the notebooks' titles, for the reading order)."
-    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **share_numbers(), **shift_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
+    return {**demo_numbers(), **budget_numbers(), **ablation_numbers(), **context_numbers(), **control_numbers(), **recipe_numbers(), **semi_numbers(), **share_numbers(), **fm_numbers(), **shift_numbers(), **annotation_numbers(), **bench_numbers(), **reading_order()}
 
 def fill(text:str, values:dict)->str:
     "`text` with each {{name}} replaced by values[name]; an unknown name is an error, not a silent gap."
