@@ -108,6 +108,14 @@ is it D's learning that pays, or matching G's pool maps to real ones through any
 (c, fm)'s seeds 3-5, on the seeds `fm` has run (0-5 if validation chose `fm`, else 0-2); `fm` - `fm_rand` and
 `fm_rand` - `sup` on those seeds join `semi_supervised_fm.csv`.
 
+Feature matching's weight, chosen on validation (fixed before its runs, after `fm`'s six seeds and `fm_rand` on seed
+0): s4GAN's 0.1 was set for its own loss scale; here the term's value is far below the pixel loss's all run long
+(`history.csv`), so the weight may be what keeps it from acting. `fm_w1` and `fm_w10` are `fm` at weights 1 and 10,
+on seeds 0-2. Validation chooses among `fm`, `fm_w1` and `fm_w10` (mean validation macro F1 over seeds 0-2); a new
+weight, if chosen, then runs on seeds 3-5 and its test is (chosen) - `sup` on seeds 0-5, beside (chosen) - `fm` and
+(chosen) - `sup2x` on seeds 0-5. If validation keeps 0.1, `fm`'s test above stands and nothing more runs.
+`semi_supervised_fmw_choice.csv` has the choice; its differences join `semi_supervised_fm.csv`.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -167,9 +175,12 @@ CONDITIONS.update({       # feature matching (docstring)
     'semi_fm': (dict(pseudo='disc', pseudo_rank=0.5, lambda_adv_u=0.0, lambda_fm_u=0.1), True,
                 "s4GAN with the image-level D: feature matching on the pool in place of its adversarial term, and self-training on the tiles D trusts"),
     'fm': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1), True, "feature matching on the pool alone (s4GAN's generator term), no pseudo-labels"),
+    'fm_w1': (dict(lambda_adv_u=0.0, lambda_fm_u=1.0), True, "`fm` at weight 1 (s4GAN's 0.1 times 10)"),
+    'fm_w10': (dict(lambda_adv_u=0.0, lambda_fm_u=10.0), True, "`fm` at weight 10 (s4GAN's 0.1 times 100)"),
     'fm_rand': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1, fm_judge='random'), True, "`fm` through a never-trained copy of D's architecture: matching without D's learning (a control)"),
 })
 FM_VARIANTS = ('semi_fm', 'fm')          # validation picks (c, fm) among them on PRIMARY
+FM_WEIGHTS = ('fm', 'fm_w1', 'fm_w10')    # then feature matching's weight, on PRIMARY
 SHARE_VARIANTS = ('semi_q', 'semi_q0')   # validation picks (c, share) among them on PRIMARY
 C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   # the discriminator-driven runs: validation picks which one is (c)
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
@@ -384,12 +395,14 @@ def share_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
                               ('semi_qc', 'semi_pix'): ('seeds 0-2',)}, 'semi_supervised_share.csv')
 
 
-def fm_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
-    "Feature matching (docstring): the test (c, fm) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, `fm` - `adv` on 0-2."
-    six = ('seeds 0-5',)
+def fm_runs(every: pd.DataFrame, c: str, w: str) -> pd.DataFrame:
+    """Feature matching (docstring): the test (c, fm) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, `fm` - `adv`
+    on 0-2, `fm_rand`'s pairs; and the weight `w` validation chose, if not `fm`'s: its test and controls."""
+    six, halves = ('seeds 0-5',), ('seeds 0-2', 'seeds 3-5', 'seeds 0-5')
+    new_w = {(w, 'sup'): halves, (w, 'fm'): six, (w, 'sup2x'): six} if w != 'fm' else {}
     return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
                               ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',),
-                              ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5')}, 'semi_supervised_fm.csv')
+                              ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5'), **new_w}, 'semi_supervised_fm.csv')
 
 
 def late_fall(curves: pd.DataFrame, conds=('sup2x', 'semi_pix2x', 'adv2x')) -> pd.DataFrame:
@@ -443,7 +456,7 @@ def collect(root: Path, out: str) -> str:
              ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'),
              ('all2x', 'sup2x')]
     comps += [('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup2x'), ('all', 'semi_pix_cls')]
-    comps += [('fm_rand', 'sup'), ('fm', 'fm_rand'), ('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
+    comps += [('fm_w1', 'sup'), ('fm_w10', 'sup'), ('fm_w1', 'fm'), ('fm_w10', 'fm'), ('fm_rand', 'sup'), ('fm', 'fm_rand'), ('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
     comps += [('semi_q', 'sup'), ('semi_q0', 'sup'), ('self_q', 'sup'), ('semi_q', 'semi_pix'), ('semi_q0', 'semi_q'), ('semi_qc', 'sup'), ('semi_qc', 'semi_pix'), ('semi_qc', 'semi_q')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
@@ -456,11 +469,13 @@ def collect(root: Path, out: str) -> str:
     shr = share_runs(every, share.cond[0]) if len(share) else pd.DataFrame()
     fall = late_fall(curves)
     fmc = choose(df, FM_VARIANTS, 'semi_supervised_fm_choice.csv')
-    fmr = fm_runs(every, fmc.cond[0]) if len(fmc) else pd.DataFrame()
+    fmw = choose(df, FM_WEIGHTS, 'semi_supervised_fmw_choice.csv')
+    fmr = fm_runs(every, fmc.cond[0], fmw.cond[0] if len(fmw) and fmw.seeds[0] >= 3 else 'fm') if len(fmc) else pd.DataFrame()
     have = {(r.cond, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
-             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ())}
+             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY,
+             **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) and fmw.seeds[0] >= 3 else {})}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
@@ -496,6 +511,8 @@ def collect(root: Path, out: str) -> str:
         *([f"Feature matching at 1/8, fixed before its runs (the docstring): validation chose **{fmc.cond[0]}** (mean validation macro F1 over seeds 0-2):", '',
            table_markdown(fmc.set_index('cond')), '', f'The test is `{fmc.cond[0]} - sup` on seeds 0-5. Paired test macro F1 differences:', '',
            table_markdown(fmr.set_index('comparison')), ''] if len(fmr) else []),
+        *(["Feature matching's weight, chosen on validation (the docstring; mean validation macro F1 over seeds 0-2):", '',
+           table_markdown(fmw.set_index('cond')), ''] if len(fmw) > 1 else []),
         f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching): {', '.join(missing) if missing else 'none'}.", '',
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
