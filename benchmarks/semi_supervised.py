@@ -116,6 +116,12 @@ weight, if chosen, then runs on seeds 3-5 and its test is (chosen) - `sup` on se
 (chosen) - `sup2x` on seeds 0-5. If validation keeps 0.1, `fm`'s test above stands and nothing more runs.
 `semi_supervised_fmw_choice.csv` has the choice; its differences join `semi_supervised_fm.csv`.
 
+The pool in D's game only (fixed before its runs, after `fm_rand` on seed 0 gained as `fm` did): with the pool, D
+also learns G's unlabeled maps as fake, which changes the labeled adversarial term G gets, whatever G's pool terms.
+`pool_d` is `fm` at weight 0: the pool in D's game, no term of G's on it. It runs on seeds 0-2 after the runs above;
+`fm` - `pool_d` and `pool_d` - `sup` on seeds 0-2 join `semi_supervised_fm.csv`: if `pool_d` gains as `fm` does, the
+gain is D's game, not feature matching.
+
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
 are the literature's (Hung et al. 2018: lambda_semi_adv 0.001-0.01; s4GAN: whole images by D's score, self-training
@@ -177,6 +183,7 @@ CONDITIONS.update({       # feature matching (docstring)
     'fm': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1), True, "feature matching on the pool alone (s4GAN's generator term), no pseudo-labels"),
     'fm_w1': (dict(lambda_adv_u=0.0, lambda_fm_u=1.0), True, "`fm` at weight 1 (s4GAN's 0.1 times 10)"),
     'fm_w10': (dict(lambda_adv_u=0.0, lambda_fm_u=10.0), True, "`fm` at weight 10 (s4GAN's 0.1 times 100)"),
+    'pool_d': (dict(lambda_adv_u=0.0), True, "the pool in D's game only (D learns G's unlabeled maps as fake), no term of G's on it: `fm` at weight 0"),
     'fm_rand': (dict(lambda_adv_u=0.0, lambda_fm_u=0.1, fm_judge='random'), True, "`fm` through a never-trained copy of D's architecture: matching without D's learning (a control)"),
 })
 FM_VARIANTS = ('semi_fm', 'fm')          # validation picks (c, fm) among them on PRIMARY
@@ -400,6 +407,7 @@ def fm_runs(every: pd.DataFrame, c: str, w: str) -> pd.DataFrame:
     on 0-2, `fm_rand`'s pairs; and the weight `w` validation chose, if not `fm`'s: its test and controls."""
     six, halves = ('seeds 0-5',), ('seeds 0-2', 'seeds 3-5', 'seeds 0-5')
     new_w = {(w, 'sup'): halves, (w, 'fm'): six, (w, 'sup2x'): six} if w != 'fm' else {}
+    new_w.update({('fm', 'pool_d'): ('seeds 0-2',), ('pool_d', 'sup'): ('seeds 0-2',)})
     return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
                               ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',),
                               ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5'), **new_w}, 'semi_supervised_fm.csv')
@@ -456,7 +464,7 @@ def collect(root: Path, out: str) -> str:
              ('fix_self', 'sup'), ('fix_semi', 'sup'), ('fix_semi', 'self'), ('fix_semi', 'fix_self'), ('fix_self', 'self'), ('fix_semi', 'semi_pix'), ('fix_semi', 'sup2x'), ('all', 'fix_semi'),
              ('all2x', 'sup2x')]
     comps += [('semi_pix_cls', 'sup'), ('semi_pix_cls', 'self'), ('semi_pix_cls', 'semi_pix'), ('semi_pix_cls', 'sup2x'), ('all', 'semi_pix_cls')]
-    comps += [('fm_w1', 'sup'), ('fm_w10', 'sup'), ('fm_w1', 'fm'), ('fm_w10', 'fm'), ('fm_rand', 'sup'), ('fm', 'fm_rand'), ('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
+    comps += [('pool_d', 'sup'), ('fm', 'pool_d'), ('fm_w1', 'sup'), ('fm_w10', 'sup'), ('fm_w1', 'fm'), ('fm_w10', 'fm'), ('fm_rand', 'sup'), ('fm', 'fm_rand'), ('semi_fm', 'sup'), ('fm', 'sup'), ('semi_fm', 'fm'), ('semi_fm', 'self'), ('fm', 'adv'), ('semi_fm', 'semi')]
     comps += [('semi_q', 'sup'), ('semi_q0', 'sup'), ('self_q', 'sup'), ('semi_q', 'semi_pix'), ('semi_q0', 'semi_q'), ('semi_qc', 'sup'), ('semi_qc', 'semi_pix'), ('semi_qc', 'semi_q')]
     pairs = pd.DataFrame([paired(df, a, b, col, fr) for fr in sorted(set(df.frac) - {1}) for col in ('macro_f1', 'val_macro_f1')
                           for a, b in comps if {a, b} <= set(df.cond)])
@@ -474,7 +482,7 @@ def collect(root: Path, out: str) -> str:
     have = {(r.cond, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
-             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY,
+             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY, 'pool_d': PRIMARY,
              **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) and fmw.seeds[0] >= 3 else {})}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
