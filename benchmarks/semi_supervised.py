@@ -120,7 +120,8 @@ The pool in D's game only (fixed before its runs, after `fm_rand` on seed 0 gain
 also learns G's unlabeled maps as fake, which changes the labeled adversarial term G gets, whatever G's pool terms.
 `pool_d` is `fm` at weight 0: the pool in D's game, no term of G's on it. It runs on seeds 0-2 after the runs above;
 `fm` - `pool_d` and `pool_d` - `sup` on seeds 0-2 join `semi_supervised_fm.csv`: if `pool_d` gains as `fm` does, the
-gain is D's game, not feature matching.
+gain is D's game, not feature matching. Amended before any `pool_d` run (after `fm_w1`, `fm_w10` and `fm_rand` on
+seeds 0-2): `pool_d` runs on seeds 3-5 too, after 0-2, so that `fm` - `pool_d` and `pool_d` - `sup` read six seeds.
 
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
@@ -407,7 +408,7 @@ def fm_runs(every: pd.DataFrame, c: str, w: str) -> pd.DataFrame:
     on 0-2, `fm_rand`'s pairs; and the weight `w` validation chose, if not `fm`'s: its test and controls."""
     six, halves = ('seeds 0-5',), ('seeds 0-2', 'seeds 3-5', 'seeds 0-5')
     new_w = {(w, 'sup'): halves, (w, 'fm'): six, (w, 'sup2x'): six} if w != 'fm' else {}
-    new_w.update({('fm', 'pool_d'): ('seeds 0-2',), ('pool_d', 'sup'): ('seeds 0-2',)})
+    new_w.update({('fm', 'pool_d'): ('seeds 0-2', 'seeds 0-5'), ('pool_d', 'sup'): ('seeds 0-2', 'seeds 0-5')})
     return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
                               ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',),
                               ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5'), **new_w}, 'semi_supervised_fm.csv')
@@ -482,7 +483,7 @@ def collect(root: Path, out: str) -> str:
     have = {(r.cond, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
-             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY, 'pool_d': PRIMARY,
+             'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY, 'pool_d': PRIMARY + REPLICATION,
              **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) and fmw.seeds[0] >= 3 else {})}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
