@@ -193,12 +193,12 @@ def feature_matching(f_real:Tensor, f_fake:Tensor)->Tensor:   # (B, C), (Bu, C) 
 
 def random_judge(cfg:TrainConfig, device:torch.device)->Discriminator:
     "`fm_judge='random'`: D's architecture at an initialisation seeded by the run's seed, spectral norms settled, never trained."
-    with torch.random.fork_rng(devices=[]):                      # the run's own random stream is left as it was
-        torch.manual_seed(derive_seed(cfg.seed, 'fm_judge'))
-        J, n = Discriminator(cfg.discriminator).to(device), cfg.discriminator.size_multiple
+    with torch.random.fork_rng(devices=[]):                      # built on the CPU: the run's random streams are left as they were
+        torch.default_generator.manual_seed(derive_seed(cfg.seed, 'fm_judge'))
+        J, d = Discriminator(cfg.discriminator), cfg.discriminator
         with torch.no_grad():
-            for _ in range(30): J(torch.rand(1, cfg.discriminator.in_channels, n, n, device=device), torch.rand(1, cfg.discriminator.n_classes, n, n, device=device))
-    return J.eval().requires_grad_(False)
+            for _ in range(30): J(torch.rand(1, d.in_channels, d.size_multiple, d.size_multiple), torch.rand(1, d.n_classes, d.size_multiple, d.size_multiple))
+    return J.to(device).eval().requires_grad_(False)
 
 def semi_step(G, D, opt_g, opt_d, scaler_g, scaler_d,
               x:Tensor,   # (B, 3, H, W) labeled images

@@ -266,14 +266,30 @@ def fm_numbers()->dict:
     if not len(fp) or not len(ch): return dict(semi_fm='')
     c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
     say = lambda k, n, used=six: named_diff(fp, used, k, n)
-    rest = listing(x for x in (say(f'{c} - self', 'minus (b)'), say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'), say(f'all - {c}', '(d) minus it'),
-                               say('fm - adv', "and, as the pool's only D signal, feature matching minus the hinge term (`fm` minus `adv`, seeds 0–2)", 'seeds 0-2')) if x)
+    sure = lambda k: (' (beyond twice the standard error)' if ('seeds 0-5', k) in fp.index and fp.loc[('seeds 0-5', k)].beyond_2se else '')
+    rest = listing(x for x in (say(f'{c} - self', 'minus (b)') + sure(f'{c} - self'), say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'),
+                               say(f'all - {c}', '(d) minus it'),
+                               say('fm - adv', "as the pool's only D signal, feature matching minus the hinge term (`fm` minus `adv`, seeds 0–2)", 'seeds 0-2')) if x)
     what = {'semi_fm': 'with', 'fm': 'without'}
+    widest = lambda k: 'seeds 0-5' if ('seeds 0-5', k) in fp.index else 'seeds 0-2'     # a control on the seeds it ran
+    rand = listing(x for x in (say('fm - fm_rand', f"`fm` minus the same term through a never-trained D (`fm_rand`, {widest('fm - fm_rand').replace('-', '–')})", widest('fm - fm_rand')),
+                               say('fm_rand - sup', '`fm_rand` minus (a)', widest('fm_rand - sup')),
+                               say('fm - pool_d', f"`fm` minus the pool in D's game only, no term of G's on it (`pool_d`, {widest('fm - pool_d').replace('-', '–')})", widest('fm - pool_d')),
+                               say('pool_d - sup', '`pool_d` minus (a)', widest('pool_d - sup'))) if x)
+    wc = pd.read_csv(RESULTS/'semi_supervised_fmw_choice.csv') if (RESULTS/'semi_supervised_fmw_choice.csv').is_file() else pd.DataFrame()
+    weight = ''
+    if len(wc) > 1:
+        w = wc[wc.chosen].cond.iloc[0]
+        weight = (f" Its weight, chosen on validation among 0.1, 1 and 10 (of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in wc.itertuples())}): "
+                  + ("`fm`'s 0.1 stays, so its test above stands." if w == 'fm' else
+                     f"`{w}`; it {say(f'{w} - sup', 'minus (a) is')} over seeds 0–5, {test_verdict(fp, f'{w} - sup')}; "
+                     + listing(x for x in (say(f'{w} - fm', 'minus `fm`'), say(f'{w} - sup2x', 'minus (a) at twice the steps')) if x) + '.'))
     return dict(semi_fm=(
         f"s4GAN's feature matching (fixed before its runs): G's pairs on the pool matched to real pairs in D's features, on average over the batch "
         f"(`--lambda-fm-u 0.1`, s4GAN's weight), with (`semi_fm`) or without (`fm`) self-training on the tiles D trusts. Validation chose `{c}`, "
         f"{what.get(c, 'with')} self-training (of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {say(f'{c} - sup', 'minus (a) is')} "
-        f"over seeds 0–5 ({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {test_verdict(fp, f'{c} - sup')}; {rest}."))
+        f"over seeds 0–5 ({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {test_verdict(fp, f'{c} - sup')}; {rest}."
+        + (f' Is it what D learnt? {rand}.' if rand else '') + weight))
 
 def shift_numbers()->dict:
     "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
