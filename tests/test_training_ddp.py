@@ -1,5 +1,5 @@
 "`fit` under torchrun with 2 CPU processes (gloo) matches the single-process run of the same seed."
-import json, os, signal, subprocess, sys
+import json, os, shutil, signal, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest, torch
 from sagan_seg.data import SegFolder
@@ -27,6 +27,27 @@ dist.barrier()                           # leave together: a gloo peer that exit
 dist.destroy_process_group()
 '''
 
+
+GLOO_ABORT = 'terminate called without an active exception'   # gloo's C++ threads torn down out of order: the process aborts
+
+def torchrun_two(tmp_path, cfg)->str:
+    """`SCRIPT` on `cfg` under torchrun with 2 processes; its log. Retried once, afresh, only when a worker died of
+    `GLOO_ABORT` (seen once in CI under load; the log does not say where in the run): any other failure fails the test."""
+    (tmp_path/'cfg.json').write_text(json.dumps(cfg.to_dict()))
+    (tmp_path/'run.py').write_text(SCRIPT)
+    for attempt in range(2):
+        p = subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                              str(tmp_path/'run.py'), str(tmp_path/'cfg.json')], env={**os.environ, 'OMP_NUM_THREADS': '1'},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try: log, _ = p.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL); log, _ = p.communicate()   # the workers too, not just torchrun
+            pytest.fail('torchrun timed out:\n' + log[-3000:])
+        if p.returncode == 0 or GLOO_ABORT not in log or attempt: break
+        print('torchrun: a worker aborted in gloo; running again afresh'); shutil.rmtree(cfg.out, ignore_errors=True)
+    assert p.returncode == 0, log[-3000:]
+    return log
+
 def test_two_processes_match_one(tmp_path):
     data = tiny_dataset(tmp_path)
     # A setting in which 2 processes compute what 1 does, up to float rounding: GroupNorm (no batch statistics), the
@@ -36,18 +57,7 @@ def test_two_processes_match_one(tmp_path):
     # gradients grows in proportion to lr (measured: loss_d differs 2e-5 at lr 1e-5, 2e-4 at lr 1e-4).
     kw = dict(epochs=2, norm='group', dice=False, class_weights='none', real_noise=0.0, lr_g=1e-4, lr_d=4e-4)
     single = fit(tiny_config(data, tmp_path/'one', **kw))
-    cfg = tiny_config(data, tmp_path/'two', **kw)
-    (tmp_path/'cfg.json').write_text(json.dumps(cfg.to_dict()))
-    (tmp_path/'run.py').write_text(SCRIPT)
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    p = subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-                          str(tmp_path/'run.py'), str(tmp_path/'cfg.json')], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try: log, _ = p.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL); log, _ = p.communicate()       # the workers too, not just torchrun
-        pytest.fail('torchrun timed out:\n' + log[-3000:])
-    assert p.returncode == 0, log[-3000:]
+    torchrun_two(tmp_path, tiny_config(data, tmp_path/'two', **kw))
     two = pd.read_csv(tmp_path/'two'/'history.csv')
     assert len(two) == len(single) == 2
     # the same steps, losses, metrics and attention gammas, up to rounding
@@ -72,17 +82,7 @@ def test_two_processes_semi_supervised(tmp_path, disc_output, views, bar):
     kw = dict(epochs=2, norm='group', dice=False, class_weights='none', real_noise=0.0, lr_g=1e-4, lr_d=4e-4,
               unlabeled=[str(pool)], pseudo='disc', pseudo_start=0.5, lambda_adv_u=0.05, calibrate=False, disc_output=disc_output, pseudo_views=views, pseudo_bar=bar)
     single = fit(tiny_config(data, tmp_path/'one', **kw))
-    cfg = tiny_config(data, tmp_path/'two', **kw)
-    (tmp_path/'cfg.json').write_text(json.dumps(cfg.to_dict()))
-    (tmp_path/'run.py').write_text(SCRIPT)
-    p = subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-                          str(tmp_path/'run.py'), str(tmp_path/'cfg.json')], env={**os.environ, 'OMP_NUM_THREADS': '1'},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try: log, _ = p.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL); log, _ = p.communicate()
-        pytest.fail('torchrun timed out:\n' + log[-3000:])
-    assert p.returncode == 0, log[-3000:]
+    torchrun_two(tmp_path, tiny_config(data, tmp_path/'two', **kw))
     two = pd.read_csv(tmp_path/'two'/'history.csv')
     for c in ('loss_pix', 'loss_g', 'loss_d', 'loss_adv_u', 'd_u', 'semi_acc_all'):
         tol = 1e-3 * max(1., abs(single[c].iloc[0]))
