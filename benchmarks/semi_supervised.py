@@ -486,12 +486,12 @@ def collect(root: Path, out: str) -> str:
     fall = late_fall(curves)
     fmc = choose(df, FM_VARIANTS, 'semi_supervised_fm_choice.csv')
     fmw = choose(df, FM_WEIGHTS, 'semi_supervised_fmw_choice.csv')
-    fmr = fm_runs(every, fmc.cond[0], fmw.cond[0] if len(fmw) and fmw.seeds[0] >= 3 else 'fm') if len(fmc) else pd.DataFrame()
+    fmr = fm_runs(every, fmc.cond[0], fmw.cond[0] if len(fmw) else 'fm') if len(fmc) else pd.DataFrame()
     have = {(r.cond, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
              'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY, 'pool_d': PRIMARY + REPLICATION,
-             **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) and fmw.seeds[0] >= 3 else {})}
+             **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) else {})}
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),

@@ -228,45 +228,52 @@ def semi_numbers()->dict:
                 semi_lines=lines, semi_verdict=verdict, semi_readme=short, semi_flags=flags.get(c, '--pseudo disc'), semi_small=small,
                 semi_replication=replication)
 
+def preregistered(name:str):
+    """A pre-registered set of semi_supervised.py runs: its paired differences (benchmarks/results/semi_supervised_`name`.csv,
+    indexed by seed set and comparison), its choice on validation (`_choice.csv`) and the condition chosen; None before the runs."""
+    import pandas as pd
+    if not (RESULTS/f'semi_supervised_{name}.csv').is_file(): return None
+    tab = pd.read_csv(RESULTS/f'semi_supervised_{name}.csv').set_index(['seeds_used', 'comparison'])
+    ch = pd.read_csv(RESULTS/f'semi_supervised_{name}_choice.csv')
+    return (tab, ch, ch[ch.chosen].cond.iloc[0]) if len(tab) and len(ch) else None
+
+def beyond(tab, comp:str, used:str='seeds 0-5')->bool: return (used, comp) in tab.index and bool(tab.loc[(used, comp)].beyond_2se)
+
+def test_verdict(tab, comp:str, used:str='seeds 0-5')->str:
+    "What a pre-registered test's paired difference `comp` (on `used` of a (seeds_used, comparison)-indexed table) says against the criterion."
+    if not beyond(tab, comp, used): return 'within twice the standard error: it does not beat (a)'
+    return 'more than twice the standard error above (a): the criterion is met' if tab.loc[(used, comp)]['mean'] > 0 else 'more than twice the standard error below (a)'
+
+def test_sentence(tab, ch, c:str)->str:
+    "The choice on validation and the six-seed test (c) - (a), with its seeds 3-5 half and its verdict."
+    return (f"(of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {named_diff(tab, 'seeds 0-5', f'{c} - sup', 'minus (a) is')} "
+            f"over seeds 0–5 ({named_diff(tab, 'seeds 3-5', f'{c} - sup', 'seeds 3–5 alone:')}) at 600 steps, {test_verdict(tab, f'{c} - sup')}")
+
 def share_numbers()->dict:
     "A share, not a level (benchmarks/results/semi_supervised_share*.csv, fixed before its runs): the test, its controls, the choice; '' before the runs."
-    import pandas as pd
-    if not (RESULTS/'semi_supervised_share.csv').is_file(): return dict(semi_share='')
-    sp = pd.read_csv(RESULTS/'semi_supervised_share.csv').set_index(['seeds_used', 'comparison'])
-    ch = pd.read_csv(RESULTS/'semi_supervised_share_choice.csv')
-    if not len(sp) or not len(ch): return dict(semi_share='')
-    c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
-    say = lambda k, n, used=six: named_diff(sp, used, k, n)
-    beyond = lambda k: (six, k) in sp.index and bool(sp.loc[(six, k)].beyond_2se)
-    how = test_verdict(sp, f'{c} - sup')
+    got = preregistered('share')
+    if got is None: return dict(semi_share='')
+    sp, ch, c = got
+    say = lambda k, n, used='seeds 0-5': named_diff(sp, used, k, n)
     rest = listing(x for x in (say(f'{c} - self_q', "minus self-training at the same share ranked by G's own confidence (`self_q`)"), say('self_q - sup', '`self_q` minus (a)'),
                                say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'), say(f'all - {c}', '(d) minus it'),
                                say('semi_qc - sup', 'ranked within each class G predicts (`semi_qc`, seeds 0–2), minus (a)', 'seeds 0-2')) if x)
     why = (' G\'s confidence at the same share neither helps nor hurts, so the share is not what hurts: D\'s ranking is.'
-           if beyond(f'{c} - self_q') and sp.loc[(six, f'{c} - self_q')]['mean'] < 0 and not beyond('self_q - sup') else '')
+           if beyond(sp, f'{c} - self_q') and sp.loc[('seeds 0-5', f'{c} - self_q')]['mean'] < 0 and not beyond(sp, 'self_q - sup') else '')
     what = {'semi_q': 'with', 'semi_q0': 'without'}
     return dict(semi_share=(
         f"A share, not a level (fixed before its runs): the top half of the pool's pixels by the pixel D's score as pseudo-labels "
         f"(`--pseudo-bar share`), so that a D that wins still ranks. Validation chose `{c}`, {what.get(c, 'with')} D's adversarial term on the pool "
-        f"(of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {say(f'{c} - sup', 'minus (a) is')} over seeds 0–5 "
-        f"({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {how}; {rest}.{why}"))
-
-def test_verdict(tab, comp:str, used:str='seeds 0-5')->str:
-    "What a pre-registered test's paired difference `comp` (on `used` of a (seeds_used, comparison)-indexed table) says against the criterion."
-    t = tab.loc[(used, comp)] if (used, comp) in tab.index else None
-    return ('within twice the standard error: it does not beat (a)' if t is None or not t.beyond_2se else
-            'more than twice the standard error above (a): the criterion is met' if t['mean'] > 0 else 'more than twice the standard error below (a)')
+        f"{test_sentence(sp, ch, c)}; {rest}.{why}"))
 
 def fm_numbers()->dict:
     "s4GAN's feature matching (benchmarks/results/semi_supervised_fm*.csv, fixed before its runs): the test, its controls, the choice; '' before the runs."
     import pandas as pd
-    if not (RESULTS/'semi_supervised_fm.csv').is_file(): return dict(semi_fm='')
-    fp = pd.read_csv(RESULTS/'semi_supervised_fm.csv').set_index(['seeds_used', 'comparison'])
-    ch = pd.read_csv(RESULTS/'semi_supervised_fm_choice.csv')
-    if not len(fp) or not len(ch): return dict(semi_fm='')
-    c, six = ch[ch.chosen].cond.iloc[0], 'seeds 0-5'
-    say = lambda k, n, used=six: named_diff(fp, used, k, n)
-    sure = lambda k: (' (beyond twice the standard error)' if ('seeds 0-5', k) in fp.index and fp.loc[('seeds 0-5', k)].beyond_2se else '')
+    got = preregistered('fm')
+    if got is None: return dict(semi_fm='')
+    fp, ch, c = got
+    say = lambda k, n, used='seeds 0-5': named_diff(fp, used, k, n)
+    sure = lambda k: ' (beyond twice the standard error)' if beyond(fp, k) else ''
     rest = listing(x for x in (say(f'{c} - self', 'minus (b)') + sure(f'{c} - self'), say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'),
                                say(f'all - {c}', '(d) minus it'),
                                say('fm - adv', "as the pool's only D signal, feature matching minus the hinge term (`fm` minus `adv`, seeds 0–2)", 'seeds 0-2')) if x)
@@ -287,8 +294,7 @@ def fm_numbers()->dict:
     return dict(semi_fm=(
         f"s4GAN's feature matching (fixed before its runs): G's pairs on the pool matched to real pairs in D's features, on average over the batch "
         f"(`--lambda-fm-u 0.1`, s4GAN's weight), with (`semi_fm`) or without (`fm`) self-training on the tiles D trusts. Validation chose `{c}`, "
-        f"{what.get(c, 'with')} self-training (of {listing(f'`{r.cond}` {r.val_macro_f1:.4f}' for r in ch.itertuples())}); (c) {say(f'{c} - sup', 'minus (a) is')} "
-        f"over seeds 0–5 ({say(f'{c} - sup', 'seeds 3–5 alone:', 'seeds 3-5')}) at 600 steps, {test_verdict(fp, f'{c} - sup')}; {rest}."
+        f"{what.get(c, 'with')} self-training {test_sentence(fp, ch, c)}; {rest}."
         + (f' Is it what D learnt? {rand}.' if rand else '') + weight))
 
 def shift_numbers()->dict:
