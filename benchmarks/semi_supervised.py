@@ -126,7 +126,8 @@ seeds 0-2): `pool_d` runs on seeds 3-5 too, after 0-2, so that `fm` - `pool_d` a
 A replication of `fm` on new seeds (fixed before any of its runs, after every run above): `fm` - `sup` over seeds 0-5
 was positive on five of six seeds but within 2 SE, and the tests above allow no more seeds. `sup` and `fm` run on
 seeds 6-11, which no run has touched, in the order `sup` 6, `fm` 6, `sup` 7, `fm` 7, ...; the test is `fm` - `sup`
-on seeds 6-11 alone (n=6), no more seeds whatever it shows, beside `all` - `fm` on the same seeds. Seeds 0-11
+on seeds 6-11 alone (n=6), no more seeds whatever it shows, beside `all` - `fm` on the same seeds (`all` runs on
+seeds 6-11 after every `sup` and `fm` run there; amended before any run on seeds 6-11). Seeds 0-11
 together are reported too, but they are not a clean test. (Not yet run: `--collect` keeps seeds 0-5 only until the
 runs on seeds 6-11 exist.)
 
