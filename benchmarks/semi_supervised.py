@@ -128,8 +128,7 @@ was positive on five of six seeds but within 2 SE, and the tests above allow no 
 seeds 6-11, which no run has touched, in the order `sup` 6, `fm` 6, `sup` 7, `fm` 7, ...; the test is `fm` - `sup`
 on seeds 6-11 alone (n=6), no more seeds whatever it shows, beside `all` - `fm` on the same seeds (`all` runs on
 seeds 6-11 after every `sup` and `fm` run there; amended before any run on seeds 6-11). Seeds 0-11
-together are reported too, but they are not a clean test. (Not yet run: `--collect` keeps seeds 0-5 only until the
-runs on seeds 6-11 exist.)
+together are reported too, but they are not a clean test. Both join `semi_supervised_fm.csv`.
 
 Every run takes the same number of generator steps (`--steps`, 6 validation points spread over it), with the
 unlabeled batch as large as the labeled one; pseudo-labels start after 30 % of the run. The weights and thresholds
@@ -202,6 +201,7 @@ C_VARIANTS = ('semi', 'semi_pix', 'semi_pix_st', 'fix_semi', 'semi_pix_cls')   #
 ALL_LABELS = ('all', 'all2x')   # runs on every labeled tile: frac 1, one run per seed, paired with every fraction
 STEPS_MULT = {'sup2x': 2, 'all2x': 2, 'semi_pix2x': 2, 'self2x': 2, 'sup4x': 4, 'adv2x': 2}     # sup2x, all2x, sup4x: equal time with (b) and (c); the rest: the longer runs
 PRIMARY, REPLICATION = (0, 1, 2), (3, 4, 5)   # the tables and the choice of (c) read PRIMARY; REPLICATION is fixed in advance (above)
+FRESH = tuple(range(6, 12))                   # `fm`'s replication on seeds no run had touched (above)
 LONG = dict(semi_pix2x=range(6), sup2x=range(6), self2x=range(3), sup4x=range(3), all2x=range(6), adv2x=range(3))   # the longer runs' seeds, fixed in advance (above)
 
 
@@ -344,10 +344,10 @@ def judge_all(root: Path) -> pd.DataFrame:
     return df
 
 
-def step_times(root: Path, conds=('sup', 'semi', 'semi_pix', 'fix_self', 'fix_semi'), short: int = 20, long: int = 80) -> pd.DataFrame:
+def step_times(root: Path, conds=('sup', 'semi', 'semi_pix', 'fix_self', 'fix_semi', 'fm'), short: int = 20, long: int = 80) -> pd.DataFrame:
     """Seconds per generator step of each condition, measured one after another in this process with nothing else running
     (run it alone): a run of `long` steps minus a run of `short`, over their difference, so that start-up and the one
-    validation pass cancel. -> results/semi_supervised_time.csv (what equal time means for `sup2x`)."""
+    validation pass cancel. -> results/semi_supervised_time.csv (what equal time means for `sup2x`, against (c) and `fm`)."""
     from sagan_seg.demo import demo_config
     from sagan_seg.fitting import fit
     f, rows = prepare(root, 0, 8), []
@@ -375,7 +375,8 @@ def paired(df: pd.DataFrame, a: str, b: str, col: str, frac: int) -> dict:
                 beyond_2se=bool(len(d) > 1 and abs(d.mean()) > 2 * se), positive=int((d > 0).sum()))
 
 
-SEED_SETS = {'seeds 0-2': PRIMARY, 'seeds 3-5': REPLICATION, 'seeds 0-5': PRIMARY + REPLICATION}
+SEED_SETS = {'seeds 0-2': PRIMARY, 'seeds 3-5': REPLICATION, 'seeds 0-5': PRIMARY + REPLICATION, 'seeds 6-11': FRESH,
+             'seeds 0-11': PRIMARY + REPLICATION + FRESH}
 
 
 def seed_pairs(every: pd.DataFrame, spec: dict, name: str) -> pd.DataFrame:
@@ -413,13 +414,16 @@ def share_runs(every: pd.DataFrame, c: str) -> pd.DataFrame:
 
 def fm_runs(every: pd.DataFrame, c: str, w: str) -> pd.DataFrame:
     """Feature matching (docstring): the test (c, fm) - (a) on seeds 0-5 (and each half), its controls on seeds 0-5, `fm` - `adv`
-    on 0-2, `fm_rand`'s pairs; and the weight `w` validation chose, if not `fm`'s: its test and controls."""
+    on 0-2, `fm_rand`'s pairs; the weight `w` validation chose, if not `fm`'s: its test and controls; and `fm`'s replication on
+    seeds 6-11 (and, not a clean test, 0-11): `fm` - `sup` and `all` - `fm`."""
     six, halves = ('seeds 0-5',), ('seeds 0-2', 'seeds 3-5', 'seeds 0-5')
     new_w = {(w, 'sup'): halves, (w, 'fm'): six, (w, 'sup2x'): six} if w != 'fm' else {}
     new_w.update({('fm', 'pool_d'): ('seeds 0-2', 'seeds 0-5'), ('pool_d', 'sup'): ('seeds 0-2', 'seeds 0-5')})
-    return seed_pairs(every, {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
-                              ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',),
-                              ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5'), **new_w}, 'semi_supervised_fm.csv')
+    spec = {(c, 'sup'): ('seeds 0-2', 'seeds 3-5', 'seeds 0-5'), (c, 'self'): six, ('all', c): six, (c, 'sup2x'): six,
+            ('fm', 'adv'): ('seeds 0-2',), ('semi_fm', 'fm'): ('seeds 0-2',),
+            ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5'), **new_w}
+    for k in (('fm', 'sup'), ('all', 'fm')): spec[k] = spec.get(k, ()) + ('seeds 6-11', 'seeds 0-11')
+    return seed_pairs(every, spec, 'semi_supervised_fm.csv')
 
 
 def late_fall(curves: pd.DataFrame, conds=('sup2x', 'semi_pix2x', 'adv2x')) -> pd.DataFrame:
@@ -459,7 +463,7 @@ def collect(root: Path, out: str) -> str:
     every = finished(root, 'test.json', ('semi_supervised.csv', 'semi_supervised_replication_runs.csv')).sort_values(['frac', 'cond', 'seed'])
     df = every[every.seed.isin(PRIMARY)]               # the tables and the choice of (c); the replication seeds are read apart
     df.to_csv(RESULTS / 'semi_supervised.csv', index=False)
-    every[every.seed.isin(REPLICATION)].to_csv(RESULTS / 'semi_supervised_replication_runs.csv', index=False)
+    every[~every.seed.isin(PRIMARY)].to_csv(RESULTS / 'semi_supervised_replication_runs.csv', index=False)   # seeds 3-11
     curves = finished(root, 'curve.csv', ('semi_supervised_curves.csv',)).sort_values(['cond', 'frac', 'seed', 'epoch'], kind='stable')
     curves[curves.seed.isin(PRIMARY)].to_csv(RESULTS / 'semi_supervised_curves.csv', index=False)
     cols = [c for c in ('val_macro_f1', 'macro_f1', 'f1_podocyte', 'f1_non_podocyte', 'last_semi_trusted', 'last_semi_pseudo_acc',
@@ -493,6 +497,7 @@ def collect(root: Path, out: str) -> str:
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
              'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY, 'pool_d': PRIMARY + REPLICATION,
              **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) else {})}
+    fixed.update({k: tuple(fixed.get(k, ())) + FRESH for k in ('sup', 'fm', 'all')})   # `fm`'s replication on new seeds
     missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
@@ -527,10 +532,10 @@ def collect(root: Path, out: str) -> str:
            table_markdown(fall.set_index('cond')), ''] if len(fall) else []),
         *([f"Feature matching at 1/8, fixed before its runs (the docstring): validation chose **{fmc.cond[0]}** (mean validation macro F1 over seeds 0-2):", '',
            table_markdown(fmc.set_index('cond')), '', f'The test is `{fmc.cond[0]} - sup` on seeds 0-5. Paired test macro F1 differences:', '',
-           table_markdown(fmr.set_index('comparison')), ''] if len(fmr) else []),
+           table_markdown(fmr.set_index('comparison')), '', "`fm`'s replication, fixed before its runs, is `fm - sup` on seeds 6-11 alone (above).", ''] if len(fmr) else []),
         *(["Feature matching's weight, chosen on validation (the docstring; mean validation macro F1 over seeds 0-2):", '',
            table_markdown(fmw.set_index('cond')), ''] if len(fmw) > 1 else []),
-        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching): {', '.join(missing) if missing else 'none'}.", '',
+        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching, its replication): {', '.join(missing) if missing else 'none'}.", '',
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
 

@@ -10,7 +10,7 @@ Measured numbers are never typed into index.ipynb: its Markdown holds placeholde
 `numbers()` fills them from the files that hold the measurements (benchmarks/results/*). A new measurement changes
 README.md (so `--check` fails until it is regenerated); a placeholder with no value is an error.
 """
-import copy, re, sys
+import copy, math, re, sys
 from pathlib import Path
 import nbformat
 from nbconvert import MarkdownExporter
@@ -274,7 +274,9 @@ def fm_numbers()->dict:
     fp, ch, c = got
     say = lambda k, n, used='seeds 0-5': named_diff(fp, used, k, n)
     sure = lambda k: ' (beyond twice the standard error)' if beyond(fp, k) else ''
-    rest = listing(x for x in (say(f'{c} - self', 'minus (b)') + sure(f'{c} - self'), say(f'{c} - sup2x', 'minus (a) at twice the steps (equal time)'),
+    tm = pd.read_csv(RESULTS/'semi_supervised_time.csv').set_index('cond').ratio_to_sup   # seconds per step, measured alone (--time)
+    equal = f"equal time: `{c}` takes {tm[c]:.2f} times (a)'s seconds per step, measured alone" if c in tm.index else 'equal time'
+    rest = listing(x for x in (say(f'{c} - self', 'minus (b)') + sure(f'{c} - self'), say(f'{c} - sup2x', f'minus (a) at twice the steps ({equal})'),
                                say(f'all - {c}', '(d) minus it'),
                                say('fm - adv', "as the pool's only D signal, feature matching minus the hinge term (`fm` minus `adv`, seeds 0–2)", 'seeds 0-2')) if x)
     what = {'semi_fm': 'with', 'fm': 'without'}
@@ -291,11 +293,28 @@ def fm_numbers()->dict:
                   + ("`fm`'s 0.1 stays, so its test above stands." if w == 'fm' else
                      f"`{w}`; it {say(f'{w} - sup', 'minus (a) is')} over seeds 0–5, {test_verdict(fp, f'{w} - sup')}; "
                      + listing(x for x in (say(f'{w} - fm', 'minus `fm`'), say(f'{w} - sup2x', 'minus (a) at twice the steps')) if x) + '.'))
+    fresh = ''
+    if ('seeds 6-11', 'fm - sup') in fp.index and fp.loc[('seeds 6-11', 'fm - sup')].seeds == 6:   # the replication, once all its runs are in
+        fresh = (f" A replication on seeds no run had touched (fixed before its runs: `sup`, `fm` and `all` on seeds 6–11, no more whatever "
+                 f"they showed): `fm` {say('fm - sup', 'minus (a) is', 'seeds 6-11')}, {test_verdict(fp, 'fm - sup', 'seeds 6-11').replace('it does', '`fm` does')}"
+                 f"; {say('all - fm', '(d) minus it', 'seeds 6-11')}. Over seeds 0–11 (not a clean test): {say('fm - sup', '`fm` minus (a)', 'seeds 0-11')}."
+                 + fm_power())
     return dict(semi_fm=(
         f"s4GAN's feature matching (fixed before its runs): G's pairs on the pool matched to real pairs in D's features, on average over the batch "
         f"(`--lambda-fm-u 0.1`, s4GAN's weight), with (`semi_fm`) or without (`fm`) self-training on the tiles D trusts. Validation chose `{c}`, "
         f"{what.get(c, 'with')} self-training {test_sentence(fp, ch, c)}; {rest}."
-        + (f' Is it what D learnt? {rand}.' if rand else '') + weight))
+        + (f' Is it what D learnt? {rand}.' if rand else '') + weight + fresh))
+
+def fm_power()->str:
+    "What the criterion asks of six seeds, from the spread of `fm` - `sup` over seeds 0-11 (per-run rows): the bar against the gap (a) to (d)."
+    import pandas as pd
+    runs = pd.concat([pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_replication_runs.csv')])
+    pick = lambda k: runs[(runs.cond == k) & (runs.frac == (1 if k == 'all' else 8)) & (runs.seed < 12)].set_index('seed').macro_f1
+    d, gap = (pick('fm') - pick('sup')).dropna(), (pick('all') - pick('sup')).dropna()
+    sd = d.std(ddof=1); bar = 2 * sd / 6 ** 0.5
+    need = f"; a gain the size of the twelve-seed mean would need about {math.ceil((2 * sd / d.mean()) ** 2)} seeds to clear it" if d.mean() > 0 else ''
+    return (f" The paired differences `fm` minus (a) have a standard deviation of {sd:.4f} over seeds 0–11 (n={len(d)}): at six seeds the criterion "
+            f"asks for a mean above {bar:.4f}, {bar / gap.mean():.0%} of the whole gap from (a) to (d) ({gap.mean():.4f}, n={len(gap)}){need}.")
 
 def shift_numbers()->dict:
     "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
