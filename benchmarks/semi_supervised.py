@@ -387,10 +387,10 @@ SEED_SETS = {'seeds 0-2': PRIMARY, 'seeds 3-5': REPLICATION, 'seeds 0-5': PRIMAR
              'seeds 0-11': PRIMARY + REPLICATION + FRESH}
 
 
-def seed_pairs(every: pd.DataFrame, spec: dict, name: str) -> pd.DataFrame:
-    """Paired test macro F1 differences at 1/8 for each pair (a, b) of `spec` on each of its named seed sets (`SEED_SETS`),
+def seed_pairs(every: pd.DataFrame, spec: dict, name: str, frac: int = 8) -> pd.DataFrame:
+    """Paired test macro F1 differences at 1/`frac` for each pair (a, b) of `spec` on each of its named seed sets (`SEED_SETS`),
     fixed in advance -> results/`name`. A set whose runs are those of a smaller set gives no second row."""
-    rows = [dict(seeds_used=used, **paired(every[every.seed.isin(seeds)], a, b, 'macro_f1', 8))
+    rows = [dict(seeds_used=used, **paired(every[every.seed.isin(seeds)], a, b, 'macro_f1', frac))
             for used, seeds in SEED_SETS.items() for (a, b), useds in spec.items() if used in useds and {a, b} <= set(every.cond)]
     out = pd.DataFrame(rows)
     if len(out): out = out[out.seeds > 1].drop_duplicates(['comparison', 'seeds', 'mean', 'se'])
@@ -432,6 +432,11 @@ def fm_runs(every: pd.DataFrame, c: str, w: str) -> pd.DataFrame:
             ('fm', 'fm_rand'): ('seeds 0-2', 'seeds 0-5'), ('fm_rand', 'sup'): ('seeds 0-2', 'seeds 0-5'), **new_w}
     for k in (('fm', 'sup'), ('all', 'fm')): spec[k] = spec.get(k, ()) + ('seeds 6-11', 'seeds 0-11')
     return seed_pairs(every, spec, 'semi_supervised_fm.csv')
+
+
+def scarce_runs(every: pd.DataFrame) -> pd.DataFrame:
+    "Where labels are scarcest (docstring): `fm` - `sup` at 1/32 on seeds 0-5 (and 0-2, where `sup` ran first), `all` - `fm` on 0-5."
+    return seed_pairs(every, {('fm', 'sup'): ('seeds 0-2', 'seeds 0-5'), ('all', 'fm'): ('seeds 0-5',)}, 'semi_supervised_fm32.csv', frac=32)
 
 
 def late_fall(curves: pd.DataFrame, conds=('sup2x', 'semi_pix2x', 'adv2x')) -> pd.DataFrame:
@@ -500,13 +505,15 @@ def collect(root: Path, out: str) -> str:
     fmc = choose(df, FM_VARIANTS, 'semi_supervised_fm_choice.csv')
     fmw = choose(df, FM_WEIGHTS, 'semi_supervised_fmw_choice.csv')
     fmr = fm_runs(every, fmc.cond[0], fmw.cond[0] if len(fmw) else 'fm') if len(fmc) else pd.DataFrame()
-    have = {(r.cond, r.seed) for r in every.itertuples()}
+    f32 = scarce_runs(every)
+    have = {(r.cond, r.frac, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
              'fm_rand': PRIMARY + (REPLICATION if len(fmc) and fmc.cond[0] == 'fm' else ()), 'fm_w1': PRIMARY, 'fm_w10': PRIMARY, 'pool_d': PRIMARY + REPLICATION,
              **({fmw.cond[0]: PRIMARY + REPLICATION} if len(fmw) else {})}
     fixed.update({k: tuple(fixed.get(k, ())) + FRESH for k in ('sup', 'fm', 'all')})   # `fm`'s replication on new seeds
-    missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, s) not in have]
+    missing = [f'`{c}` seed {s}' for c, seeds in fixed.items() for s in seeds if (c, 1 if c in ALL_LABELS else 8, s) not in have]
+    missing += [f'`{c}` at 1/32 seed {s}' for c, seeds in (('fm', PRIMARY + REPLICATION), ('sup', REPLICATION)) for s in seeds if (c, 32, s) not in have]
     extra = []
     for name, what in (('semi_supervised_judge.csv', "D as a judge of G's pixels on the pool (`--judge`), mean over seeds:"),
                        ('semi_supervised_time.csv', 'Seconds per step, each condition measured alone (`--time`):')):
@@ -543,7 +550,9 @@ def collect(root: Path, out: str) -> str:
            table_markdown(fmr.set_index('comparison')), '', "`fm`'s replication, fixed before its runs, is `fm - sup` on seeds 6-11 alone (above).", ''] if len(fmr) else []),
         *(["Feature matching's weight, chosen on validation (the docstring; mean validation macro F1 over seeds 0-2):", '',
            table_markdown(fmw.set_index('cond')), ''] if len(fmw) > 1 else []),
-        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching, its replication): {', '.join(missing) if missing else 'none'}.", '',
+        *(['Feature matching where labels are scarcest, fixed before its runs (the docstring): `fm` at 1/32 of the labels, s4GAN\'s weight; '
+           'the test is `fm - sup` at 1/32 on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(f32.set_index('comparison')), ''] if len(f32) else []),
+        f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching, its replication and 1/32): {', '.join(missing) if missing else 'none'}.", '',
         'Per run (replication seeds included):', '', table_markdown(every.set_index('cond')), ''])
     return write_results(text, out)
 
