@@ -434,6 +434,22 @@ def fm_runs(every: pd.DataFrame, c: str, w: str) -> pd.DataFrame:
     return seed_pairs(every, spec, 'semi_supervised_fm.csv')
 
 
+def power(every: pd.DataFrame) -> pd.DataFrame:
+    """What the criterion (2 SE) asks of six seeds, from the spread of `fm` - `sup` at 1/8 over seeds 0-11: the bar a six-seed
+    mean must clear, as a share of the gap from (a) to (d), and the seeds a gain the size of the twelve-seed mean would
+    need -> results/semi_supervised_power.csv (no row until all twelve seeds ran)."""
+    pick = lambda k: every[(every.cond == k) & (every.frac == (1 if k in ALL_LABELS else 8)) & every.seed.isin(SEED_SETS['seeds 0-11'])].set_index('seed').macro_f1
+    d, gap = (pick('fm') - pick('sup')).dropna(), (pick('all') - pick('sup')).dropna()
+    rows = []
+    if len(d) == len(SEED_SETS['seeds 0-11']):
+        sd = d.std(ddof=1); bar = 2 * sd / 6 ** 0.5
+        rows.append(dict(comparison='fm - sup', seeds=len(d), mean=d.mean(), sd=sd, bar_at_6_seeds=bar, gap_all_sup=gap.mean(), gap_seeds=len(gap),
+                         bar_share_of_gap=bar / gap.mean(), seeds_needed=math.ceil((2 * sd / d.mean()) ** 2) if d.mean() > 0 else None))
+    out = pd.DataFrame(rows).round(6)
+    out.to_csv(RESULTS / 'semi_supervised_power.csv', index=False)
+    return out
+
+
 def scarce_runs(every: pd.DataFrame) -> pd.DataFrame:
     "Where labels are scarcest (docstring): `fm` - `sup` at 1/32 on seeds 0-5 (and 0-2, where `sup` ran first), `all` - `fm` on 0-5."
     return seed_pairs(every, {('fm', 'sup'): ('seeds 0-2', 'seeds 0-5'), ('all', 'fm'): ('seeds 0-5',)}, 'semi_supervised_fm32.csv', frac=32)
@@ -505,7 +521,7 @@ def collect(root: Path, out: str) -> str:
     fmc = choose(df, FM_VARIANTS, 'semi_supervised_fm_choice.csv')
     fmw = choose(df, FM_WEIGHTS, 'semi_supervised_fmw_choice.csv')
     fmr = fm_runs(every, fmc.cond[0], fmw.cond[0] if len(fmw) else 'fm') if len(fmc) else pd.DataFrame()
-    f32 = scarce_runs(every)
+    f32, pw = scarce_runs(every), power(every)
     have = {(r.cond, r.frac, r.seed) for r in every.itertuples()}
     fixed = {**LONG, 'semi_q0': PRIMARY, 'semi_q': PRIMARY, 'self_q': PRIMARY + REPLICATION, 'semi_qc': PRIMARY, **({share.cond[0]: PRIMARY + REPLICATION} if len(share) else {}),
              'semi_fm': PRIMARY, 'fm': PRIMARY, **({fmc.cond[0]: PRIMARY + REPLICATION} if len(fmc) else {}),
@@ -550,6 +566,9 @@ def collect(root: Path, out: str) -> str:
            table_markdown(fmr.set_index('comparison')), '', "`fm`'s replication, fixed before its runs, is `fm - sup` on seeds 6-11 alone (above).", ''] if len(fmr) else []),
         *(["Feature matching's weight, chosen on validation (the docstring; mean validation macro F1 over seeds 0-2):", '',
            table_markdown(fmw.set_index('cond')), ''] if len(fmw) > 1 else []),
+        *(['What the criterion asks of six seeds: the spread of `fm - sup` at 1/8 over seeds 0-11, the bar (2 SE) a six-seed mean must '
+           'clear, its share of the gap from (a) to (d), and the seeds a gain the size of the twelve-seed mean would need:', '',
+           table_markdown(pw.set_index('comparison').round(4)), ''] if len(pw) else []),
         *(['Feature matching where labels are scarcest, fixed before its runs (the docstring): `fm` at 1/32 of the labels, s4GAN\'s weight; '
            'the test is `fm - sup` at 1/32 on seeds 0-5. Paired test macro F1 differences:', '', table_markdown(f32.set_index('comparison')), ''] if len(f32) else []),
         f"Not run (of the runs fixed in advance: the longer runs, the share bars, `adv2x`, feature matching, its replication and 1/32): {', '.join(missing) if missing else 'none'}.", '',

@@ -245,7 +245,8 @@ def test_fm_lines_match_the_runs():
     assert seed_pair_lines(df, pairs, readme_skip=wider, unprinted=wider | {('fm', 'sup', 'seeds 0-11')}) == sum(have(*p) for p in pairs)
 
 def test_fm_power_matches_the_runs():
-    "README's bar for six seeds (2 SD / sqrt 6 of fm - sup over seeds 0-11) and fm's seconds per step against sup's, recomputed from the runs."
+    """README's bar for six seeds (2 SD / sqrt 6 of fm - sup over seeds 0-11; semi_supervised_power.csv) and fm's seconds per step
+    against sup's, recomputed here from the per-run rows and the timings."""
     df, readme = all_runs(), (ROOT/'README.md').read_text(encoding='utf-8')
     pick = lambda k, frac=8: df[(df.cond == k) & (df.frac == frac)].set_index('seed').macro_f1
     d = pick('fm') - pick('sup')

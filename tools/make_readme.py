@@ -10,7 +10,7 @@ Measured numbers are never typed into index.ipynb: its Markdown holds placeholde
 `numbers()` fills them from the files that hold the measurements (benchmarks/results/*). A new measurement changes
 README.md (so `--check` fails until it is regenerated); a placeholder with no value is an error.
 """
-import copy, math, re, sys
+import copy, re, sys
 from pathlib import Path
 import nbformat
 from nbconvert import MarkdownExporter
@@ -317,15 +317,14 @@ def fm_scarce()->str:
             f"{named_diff(f, 'seeds 0-5', 'fm - sup', 'minus (a) is')} over seeds 0–5, {how}; {named_diff(f, 'seeds 0-5', 'all - fm', '(d) minus it')}.")
 
 def fm_power()->str:
-    "What the criterion asks of six seeds, from the spread of `fm` - `sup` over seeds 0-11 (per-run rows): the bar against the gap (a) to (d)."
+    "What the criterion asks of six seeds (benchmarks/results/semi_supervised_power.csv): the bar against the gap (a) to (d); '' before the runs."
     import pandas as pd
-    runs = pd.concat([pd.read_csv(RESULTS/'semi_supervised.csv'), pd.read_csv(RESULTS/'semi_supervised_replication_runs.csv')])
-    pick = lambda k: runs[(runs.cond == k) & (runs.frac == (1 if k == 'all' else 8)) & (runs.seed < 12)].set_index('seed').macro_f1
-    d, gap = (pick('fm') - pick('sup')).dropna(), (pick('all') - pick('sup')).dropna()
-    sd = d.std(ddof=1); bar = 2 * sd / 6 ** 0.5
-    need = f"; a gain the size of the twelve-seed mean would need about {math.ceil((2 * sd / d.mean()) ** 2)} seeds to clear it" if d.mean() > 0 else ''
-    return (f" The paired differences `fm` minus (a) have a standard deviation of {sd:.4f} over seeds 0–11 (n={len(d)}): at six seeds the criterion "
-            f"asks for a mean above {bar:.4f}, {bar / gap.mean():.0%} of the whole gap from (a) to (d) ({gap.mean():.4f}, n={len(gap)}){need}.")
+    pw = pd.read_csv(RESULTS/'semi_supervised_power.csv') if (RESULTS/'semi_supervised_power.csv').is_file() else pd.DataFrame()
+    if not len(pw): return ''
+    r = pw.iloc[0]
+    need = f"; a gain the size of the twelve-seed mean would need about {int(r.seeds_needed)} seeds to clear it" if pd.notna(r.seeds_needed) else ''
+    return (f" The paired differences `fm` minus (a) have a standard deviation of {r.sd:.4f} over seeds 0–11 (n={int(r.seeds)}): at six seeds the criterion "
+            f"asks for a mean above {r.bar_at_6_seeds:.4f}, {r.bar_share_of_gap:.0%} of the whole gap from (a) to (d) ({r.gap_all_sup:.4f}, n={int(r.gap_seeds)}){need}.")
 
 def shift_numbers()->dict:
     "Semi-supervised adaptation to another cohort (benchmarks/results/semi_shift*.csv): target-test paired differences and the verdict."
